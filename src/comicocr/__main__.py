@@ -1,0 +1,3 @@
+from comicocr.cli import main
+
+main()

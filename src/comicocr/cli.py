@@ -1,0 +1,278 @@
+"""The ``comicocr`` command line: builds Settings once and passes them down.
+
+Exit codes: 0 every page has a result; 1 unexpected error; 2 bad usage or
+configuration; 3 some page ended in the dead-letter queue; 4 some manifest row
+was rejected (and no page was dead-lettered).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from comicocr import logs, storage
+from comicocr.errors import ConfigError
+from comicocr.settings import Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED = 0, 1, 2, 3, 4
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming OCR for comic and manga pages.")
+
+# Options shared by several commands (None = not given: env or default applies).
+Queue = Annotated[str | None, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE (embedded queue)")]
+Method = Annotated[str | None, typer.Option(help="OCR engine: tesseract, paddleocr, null")]
+Lang = Annotated[str | None, typer.Option(help="page language: en, fr, ja")]
+Output = Annotated[str | None, typer.Option(help="results folder or s3://bucket/prefix")]
+OutputBucket = Annotated[str | None, typer.Option(help="S3 bucket for results (seed flag)")]
+OutputPrefix = Annotated[str | None, typer.Option(help="key prefix inside --output-bucket")]
+Workers = Annotated[int | None, typer.Option(help="parallel Lithops workers")]
+Backend = Annotated[str | None, typer.Option(help="Lithops backend (default from lithops.yaml: localhost)")]
+LithopsConfig = Annotated[Path | None, typer.Option(help="Lithops config file (default ./lithops.yaml)")]
+Gpu = Annotated[bool, typer.Option("--gpu", help="use a GPU where the engine can")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")]
+BatchSize = Annotated[int | None, typer.Option(help="micro-batch size N")]
+BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
+ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
+
+
+def _settings(**flags: Any) -> Settings:
+    bucket, prefix = flags.pop("output_bucket", None), flags.pop("output_key_prefix", None)
+    if bucket:
+        flags["output"] = f"s3://{bucket}/{(prefix or '').strip('/')}".rstrip("/")
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None and v is not False})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{where + ': ' if where else ''}{err['msg']}") from None
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _install_signals(stop: Any) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop)
+
+
+async def _consume(settings: Settings, until_idle: bool) -> Any:
+    from comicocr.consumer import Consumer
+    from comicocr.lithops_adapter import LithopsDispatcher, load_config
+    from comicocr.queues import open_queue
+
+    queue = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
+    await queue.ensure()
+    config = load_config(settings.lithops_config, settings.backend, settings.storage, settings.workers)
+    dispatcher = await asyncio.to_thread(LithopsDispatcher, config)
+    try:
+        consumer = Consumer(queue, dispatcher, settings, until_idle=until_idle)
+        _install_signals(consumer.stop)
+        return await consumer.run()
+    finally:
+        await asyncio.to_thread(dispatcher.close)
+        await queue.close()
+
+
+@app.command()
+def run(
+    manifest: Annotated[Path, typer.Option(help="CSV with header canonical_id,absolute_image_path")],
+    method: Method = None,
+    lang: Lang = None,
+    output: Output = None,
+    output_bucket: OutputBucket = None,
+    output_key_prefix: OutputPrefix = None,
+    workers: Workers = None,
+    queue: Queue = None,
+    backend: Backend = None,
+    lithops_config: LithopsConfig = None,
+    image_path_prefix: ImagePrefix = None,
+    batch_size: BatchSize = None,
+    batch_window_s: BatchWindow = None,
+    gpu: Gpu = False,
+    verbose: Verbose = False,
+) -> None:
+    """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
+    logs.configure(verbose)
+    from comicocr.manifest import read_manifest
+    from comicocr.messages import PageMessage
+
+    settings = _settings(
+        method=method, lang=lang, output=output, output_bucket=output_bucket, output_key_prefix=output_key_prefix,
+        workers=workers, queue=queue, backend=backend, lithops_config=lithops_config, gpu=gpu,
+        batch_size=batch_size, batch_window_s=batch_window_s,
+    )
+    parsed = read_manifest(manifest, image_path_prefix)
+    for bad in parsed.rejected:
+        typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
+    todo = [r for r in parsed.rows if not storage.exists(storage.result_location(settings.output, r.canonical_id))]
+    already = len(parsed.rows) - len(todo)
+    pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path) for r in todo]
+
+    async def main() -> tuple[Any, Any]:
+        from comicocr.producer import enqueue_pages
+        from comicocr.queues import open_queue
+
+        q = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
+        await q.ensure()
+        try:
+            report = await enqueue_pages(q, pages)
+        finally:
+            await q.close()
+        return report, await _consume(settings, until_idle=True)
+
+    typer.echo(f"comicocr: {len(pages)} pages to OCR with {settings.method} ({already} already done) "
+               f"-> {settings.output}", err=True)
+    report, stats = asyncio.run(main())
+    done = stats.outcomes["done"] + stats.outcomes["skipped"]
+    typer.echo(
+        f"done: {done + already} of {len(parsed.rows)} pages have results in {_where(settings.output)}"
+        f" ({done} this run, {already} already there)"
+    )
+    typer.echo(f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s")
+    for ident, error_class, reason in stats.dead:
+        typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
+    for cid in report.failed:
+        typer.echo(f"not enqueued: {cid}")
+    if parsed.rejected:
+        typer.echo(f"rejected manifest rows: {len(parsed.rejected)} (see messages above)")
+    if stats.dead or report.failed:
+        raise typer.Exit(EXIT_DEAD_LETTERED)
+    if parsed.rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+def _where(output: str) -> str:
+    return output if storage.is_s3(output) else str(Path(output).resolve())
+
+
+@app.command()
+def enqueue(
+    queue: Annotated[str, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE")],
+    manifest: Annotated[Path | None, typer.Option(help="CSV manifest (backfill)")] = None,
+    canonical_id: Annotated[str | None, typer.Option(help="one page: its id")] = None,
+    image: Annotated[str | None, typer.Option(help="one page: its image path or s3:// URI")] = None,
+    image_path_prefix: ImagePrefix = None,
+    method: Method = None,
+    verbose: Verbose = False,
+) -> None:
+    """Send a manifest (backfill) or one page (continuous ingestion) to the queue."""
+    logs.configure(verbose)
+    from comicocr.manifest import read_manifest
+    from comicocr.messages import PageMessage
+    from comicocr.producer import enqueue_pages
+    from comicocr.queues import open_queue
+
+    if (manifest is None) == (canonical_id is None):
+        raise _fail("give either --manifest or --canonical-id with --image")
+    rejected = 0
+    try:
+        if manifest is not None:
+            parsed = read_manifest(manifest, image_path_prefix)
+            for bad in parsed.rejected:
+                typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
+            rejected = len(parsed.rejected)
+            pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method) for r in parsed.rows]
+        else:
+            if not image:
+                raise _fail("--canonical-id needs --image")
+            pages = [PageMessage(canonical_id=canonical_id or "", image_path=image, method=method)]
+    except ValidationError as exc:
+        raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
+
+    async def main() -> Any:
+        q = open_queue(queue)
+        await q.ensure()
+        try:
+            return await enqueue_pages(q, pages)
+        finally:
+            await q.close()
+
+    report = asyncio.run(main())
+    typer.echo(f"enqueued {report.sent} pages to {queue}")
+    for cid in report.failed:
+        typer.echo(f"not enqueued: {cid}")
+    if report.failed:
+        raise typer.Exit(EXIT_ERROR)
+    if rejected:
+        raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command()
+def consume(
+    queue: Queue = None,
+    method: Method = None,
+    lang: Lang = None,
+    output: Output = None,
+    output_bucket: OutputBucket = None,
+    output_key_prefix: OutputPrefix = None,
+    workers: Workers = None,
+    backend: Backend = None,
+    lithops_config: LithopsConfig = None,
+    batch_size: BatchSize = None,
+    batch_window_s: BatchWindow = None,
+    until_idle: Annotated[bool, typer.Option("--until-idle", help="drain the queue, then exit")] = False,
+    gpu: Gpu = False,
+    verbose: Verbose = False,
+) -> None:
+    """The long-running service: consume pages until SIGTERM (or until idle)."""
+    logs.configure(verbose)
+    settings = _settings(
+        queue=queue, method=method, lang=lang, output=output, output_bucket=output_bucket,
+        output_key_prefix=output_key_prefix, workers=workers, backend=backend, lithops_config=lithops_config,
+        batch_size=batch_size, batch_window_s=batch_window_s, gpu=gpu,
+    )
+    stats = asyncio.run(_consume(settings, until_idle))
+    typer.echo(json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)}))
+    if stats.dead:
+        raise typer.Exit(EXIT_DEAD_LETTERED)
+
+
+@app.command()
+def status(queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None) -> None:
+    """Queue depths: waiting, in flight, delayed, dead-lettered."""
+    from comicocr.queues import open_queue
+
+    settings = _settings(queue=queue, dlq=dlq)
+
+    async def main() -> Any:
+        q = open_queue(settings.queue_address, settings.dlq)
+        try:
+            return await q.depths()
+        finally:
+            await q.close()
+
+    depths = asyncio.run(main())
+    typer.echo(json.dumps({"queue": settings.queue_address, "visible": depths.visible, "in_flight": depths.in_flight,
+                           "delayed": depths.delayed, "dead_lettered": depths.dead}))
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click usage errors and the unexpected
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        from comicocr.redact import redact
+
+        typer.echo(f"error: {type(exc).__name__}: {redact(str(exc))}", err=True)
+        sys.exit(EXIT_ERROR)

@@ -1,0 +1,137 @@
+"""Decide and apply what happens to each received message after its page was tried.
+
+Every received message ends exactly one way per receipt:
+- ``delete``  - result written (or already there), or nothing to do;
+- ``retry``   - re-sent with its failed-attempt count + 1 and a growing delay, then
+                deleted (send first: a crash in between duplicates, never loses);
+- ``dead``    - sent to the DLQ with the reason, then deleted;
+- ``release`` - handed back at once (visibility 0) without counting an attempt.
+
+The pipeline counts failed attempts itself (the ``comicocr-attempts`` attribute)
+instead of trusting ``ApproximateReceiveCount``, which also counts shutdowns and
+redeliveries that were never failures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import structlog
+
+from comicocr.errors import ErrorClass
+from comicocr.queues.base import MAX_BATCH, MAX_DELAY_S, Message, Outgoing, Queue
+from comicocr.redact import redact
+
+ATTEMPTS_ATTR = "comicocr-attempts"
+log = structlog.get_logger("comicocr.acker")
+
+Kind = Literal["delete", "retry", "dead", "release"]
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: Kind
+    message: Message
+    canonical_id: str | None = None
+    error_class: ErrorClass | None = None
+    reason: str = ""
+    attempts: int = 0
+    delay_s: int = 0
+    engine: str = ""
+    status: str = "done"  # for delete: done / skipped / fanned_out / empty
+
+
+def attempts_of(message: Message) -> int:
+    try:
+        return max(0, int(message.attributes.get(ATTEMPTS_ATTR, "0")))
+    except ValueError:
+        return 0
+
+
+def backoff_s(attempt: int, base_s: int) -> int:
+    """Delay before the ``attempt``-th retry: base, 2x base, 4x base..., capped at SQS's 900 s."""
+    return int(min(MAX_DELAY_S, base_s * 2 ** max(0, attempt - 1)))
+
+
+def decide(
+    message: Message, outcome: dict[str, Any], *, engine: str, max_attempts: int, backoff_base_s: int
+) -> Action:
+    """Map one page outcome from a worker to what happens to its message (pure logic)."""
+    cid = outcome.get("canonical_id")
+    if outcome["status"] in ("done", "skipped"):
+        return Action("delete", message, cid, status=outcome["status"])
+    error_class = ErrorClass(outcome.get("error_class", ErrorClass.RETRYABLE))
+    reason = redact(str(outcome.get("error", "unknown error")))
+    attempts = attempts_of(message) + 1
+    if error_class is ErrorClass.RETRYABLE:
+        if attempts >= max_attempts:
+            return Action("dead", message, cid, ErrorClass.EXHAUSTED, reason, attempts, engine=engine)
+        return Action("retry", message, cid, error_class, reason, attempts, backoff_s(attempts, backoff_base_s), engine)
+    return Action("dead", message, cid, error_class, reason, attempts, engine=engine)
+
+
+def _dead_letter(action: Action) -> Outgoing:
+    attrs = {
+        ATTEMPTS_ATTR: str(action.attempts),
+        "comicocr-error-class": str(action.error_class),
+        "comicocr-error": action.reason[:1000],
+        "comicocr-engine": action.engine or "-",
+        "comicocr-failed-at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "comicocr-message-id": action.message.id,
+    }
+    return Outgoing(action.message.body, attrs)
+
+
+def _retry(action: Action) -> Outgoing:
+    attrs = {**action.message.attributes, ATTEMPTS_ATTR: str(action.attempts), "comicocr-last-error": action.reason[:500]}
+    return Outgoing(action.message.body, attrs, action.delay_s)
+
+
+def _tens(items: list[Any]) -> list[list[Any]]:
+    return [items[i : i + MAX_BATCH] for i in range(0, len(items), MAX_BATCH)]
+
+
+@dataclass
+class AckResult:
+    applied: list[Action] = field(default_factory=list)
+    unsettled: list[Action] = field(default_factory=list)  # left for redelivery after a queue error
+
+
+async def apply(queue: Queue, actions: list[Action]) -> AckResult:
+    """Carry the actions out in batches of ten, shielded from cancellation: once a page's
+    result is written, its delete must not be lost to a shutdown."""
+    return await asyncio.shield(_apply(queue, actions))
+
+
+async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
+    out = AckResult()
+    to_delete = [a for a in actions if a.kind == "delete"]
+    # Forward first (DLQ or re-send); only what was forwarded gets deleted.
+    for kind, send, build in (("dead", queue.send_dead_letter, _dead_letter), ("retry", queue.send_batch, _retry)):
+        for group in _tens([a for a in actions if a.kind == kind]):
+            try:
+                failed = set(await send([build(a) for a in group]))
+            except Exception as exc:  # queue down: the message reappears after its visibility
+                log.warning("ack.forward_failed", kind=kind, count=len(group), error=redact(str(exc))[:200])
+                failed = set(range(len(group)))
+            to_delete += [a for i, a in enumerate(group) if i not in failed]
+            out.unsettled += [a for i, a in enumerate(group) if i in failed]
+    for group in _tens(to_delete):
+        try:
+            failed = set(await queue.delete_batch([a.message.receipt for a in group]))
+        except Exception as exc:
+            log.warning("ack.delete_failed", count=len(group), error=redact(str(exc))[:200])
+            failed = set(range(len(group)))
+        out.applied += [a for i, a in enumerate(group) if i not in failed]
+        out.unsettled += [a for i, a in enumerate(group) if i in failed]
+    for group in _tens([a for a in actions if a.kind == "release"]):
+        try:
+            await queue.change_visibility_batch([(a.message.receipt, 0) for a in group])
+            out.applied += group
+        except Exception as exc:
+            log.warning("ack.release_failed", count=len(group), error=redact(str(exc))[:200])
+            out.unsettled += group
+    return out

@@ -1,0 +1,5 @@
+"""OCR engines behind one contract (see base.py)."""
+
+from comicocr.engines.base import Engine, EngineOptions, Region, available, engine_class, load_engine
+
+__all__ = ["Engine", "EngineOptions", "Region", "available", "engine_class", "load_engine"]

@@ -1,0 +1,113 @@
+"""The only importer of Lithops: one long-lived FunctionExecutor shared by every batch.
+
+A Lithops job costs ~0.4 s end to end on localhost, so the consumer ships several
+pages per call (a chunk) and keeps one executor alive. ``run_chunks`` blocks and
+is meant to be called through ``asyncio.to_thread``; it never passes ``timeout=``
+to ``wait()`` (that installs a SIGALRM handler, which only works on the main
+thread): deadlines are enforced on the asyncio side.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sys
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from comicocr.errors import ConfigError, ErrorClass
+from comicocr.remote import process_chunk
+
+log = logging.getLogger(__name__)
+
+
+def load_config(
+    path: Path | None, backend: str | None = None, storage: str | None = None, workers: int | None = None
+) -> dict[str, Any]:
+    """Read lithops.yaml (explicit path, ./lithops.yaml, or the packaged default) and apply flags."""
+    if path is None and Path("lithops.yaml").is_file():
+        path = Path("lithops.yaml")
+    try:
+        text = path.read_text() if path else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
+        config: dict[str, Any] = yaml.safe_load(text) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read Lithops config {path}: {exc}") from None
+    config = copy.deepcopy(config)
+    section = config.setdefault("lithops", {})
+    if backend:
+        section["backend"] = backend
+    if storage:
+        section["storage"] = storage
+    section.setdefault("backend", "localhost")
+    section.setdefault("storage", "localhost")
+    if section["backend"] == "localhost":
+        local = config.setdefault("localhost", {})
+        local.setdefault("version", 1)
+        local.setdefault("runtime", sys.executable)
+        if workers:
+            local["worker_processes"] = workers
+    elif workers:
+        section["max_workers"] = workers
+    return config
+
+
+class LithopsDispatcher:
+    """Runs chunks of pages through one FunctionExecutor and returns per-page outcomes."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        import lithops
+
+        self._lock = threading.Lock()  # FunctionExecutor is not documented thread-safe
+        self.config = config
+        self.backend = config["lithops"]["backend"]
+        self._fe = lithops.FunctionExecutor(config=config)
+
+    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        """Run every chunk as one Lithops call; a call that fails as a whole
+        (worker crash, OOM kill, timeout) yields a retryable outcome for each of its pages."""
+        with self._lock:
+            fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks])
+            try:
+                self._fe.wait(fs, throw_except=False, show_progressbar=False)
+                outcomes = [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
+            finally:
+                # Without this, futures and job files grow without bound in a long-lived executor.
+                self._fe.clean(fs=fs)
+                self._fe.futures = [f for f in self._fe.futures if f not in fs]
+        return outcomes
+
+    @staticmethod
+    def _outcomes_of(future: Any, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        error: str | None = None
+        if future.error:
+            try:
+                future.result(throw_except=True)
+            except BaseException as exc:  # noqa: BLE001 - the worker's exception, re-raised here
+                error = f"Lithops call failed: {type(exc).__name__}: {str(exc)[:300]}"
+            else:
+                error = "Lithops call failed"
+        else:
+            try:
+                result: list[dict[str, Any]] = future.result(throw_except=False)
+            except Exception as exc:
+                error = f"cannot read Lithops result: {type(exc).__name__}: {str(exc)[:300]}"
+            else:
+                if isinstance(result, list) and len(result) == len(chunk["pages"]):
+                    return result
+                error = "Lithops call returned a malformed result"
+        return [
+            {"key": p["key"], "canonical_id": p["canonical_id"], "status": "error",
+             "error_class": str(ErrorClass.RETRYABLE), "error": error}
+            for p in chunk["pages"]
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self._fe.clean(clean_cloudobjects=True, force=True, on_exit=True)
+            except Exception:  # noqa: BLE001 - best effort at shutdown
+                log.debug("lithops clean at close failed", exc_info=True)

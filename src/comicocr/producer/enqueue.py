@@ -1,0 +1,56 @@
+"""Send pages to the queue in batches of 10, a few batches at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from comicocr.messages import PageMessage
+from comicocr.queues.base import MAX_BATCH, Outgoing, Queue
+
+_CONCURRENT_BATCHES = 8
+_SEND_TRIES = 4
+
+
+@dataclass
+class EnqueueReport:
+    sent: int = 0
+    failed: list[str] = field(default_factory=list)  # canonical ids that could not be sent
+
+
+async def _send(queue: Queue, batch: list[PageMessage], report: EnqueueReport) -> None:
+    pending = batch
+    for attempt in range(_SEND_TRIES):
+        failed = await queue.send_batch([Outgoing(p.to_body()) for p in pending])
+        report.sent += len(pending) - len(failed)
+        pending = [pending[i] for i in failed]
+        if not pending:
+            return
+        await asyncio.sleep(0.2 * 2**attempt)  # partial batch failure: usually throttling
+    report.failed.extend(p.canonical_id for p in pending)
+
+
+async def enqueue_pages(queue: Queue, pages: Iterable[PageMessage]) -> EnqueueReport:
+    """Send every page; ids that still fail after retries are listed in the report."""
+    report = EnqueueReport()
+    gate = asyncio.Semaphore(_CONCURRENT_BATCHES)
+
+    async def send_then_release(batch: list[PageMessage]) -> None:
+        try:
+            await _send(queue, batch, report)
+        finally:
+            gate.release()
+
+    batch: list[PageMessage] = []
+    async with asyncio.TaskGroup() as group:
+        for page in pages:
+            batch.append(page)
+            if len(batch) == MAX_BATCH:
+                await gate.acquire()  # bounded: a million-row manifest never makes 100k tasks
+                group.create_task(send_then_release(batch))
+                batch = []
+        if batch:
+            await gate.acquire()
+            group.create_task(send_then_release(batch))
+    return report

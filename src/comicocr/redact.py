@@ -1,0 +1,19 @@
+"""Keep secrets out of logs, results, DLQ messages and exception text."""
+
+from __future__ import annotations
+
+import os
+import re
+
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
+# Bearer tokens and common API-key shapes, should one arrive in an error message.
+_SECRET_SHAPES = re.compile(r"(Bearer\s+[A-Za-z0-9._\-]{8,}|sk-[A-Za-z0-9_\-]{8,})")
+
+
+def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
+    """Replace secret values found in the environment (or given) with ``***``."""
+    secrets = [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 8]
+    secrets += [s for s in extra_secrets if s and len(s) >= 4]
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _SECRET_SHAPES.sub("***", text)

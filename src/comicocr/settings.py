@@ -1,0 +1,70 @@
+"""One settings model, built once at the CLI and passed down.
+
+Precedence: command-line flags, then ``COMICOCR_*`` environment variables, then
+``lithops.yaml`` (for what Lithops itself reads), then these defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from comicocr.queues.base import MAX_VISIBILITY_S
+
+DEFAULT_LOCAL_QUEUE = "sqlite:///.comicocr/queue.sqlite3"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMICOCR_", extra="ignore", validate_assignment=True)
+
+    # where work comes from and goes to
+    queue: str | None = Field(None, description="SQS queue URL, sqs://name, or sqlite:///file (embedded)")
+    dlq: str | None = Field(None, description="dead-letter queue; default <queue>-dlq")
+    output: str = Field("results", description="folder or s3://bucket/prefix for <id>_ocr.json")
+
+    # what to run
+    method: str = "tesseract"
+    lang: str = Field("en", pattern="^(en|fr|ja)$")
+    engine_options: dict[str, object] = Field(default_factory=dict)
+    reading_direction: str | None = Field(None, pattern="^(ltr|rtl)$")
+    gpu: bool = False
+
+    # Lithops
+    lithops_config: Path | None = None
+    backend: str | None = None
+    storage: str | None = None
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=1000)
+
+    # micro-batching and flow control
+    batch_size: int = Field(20, ge=1, le=1000, description="N: dispatch when this many pages wait")
+    batch_window_s: float = Field(2.0, gt=0, le=300, description="T: or when the first page waited this long")
+    max_chunk: int = Field(25, ge=1, le=500, description="most pages one Lithops call handles")
+    buffer_size: int = Field(200, ge=10, description="received but not yet dispatched: backpressure")
+    max_inflight_batches: int = Field(2, ge=1, le=64)
+    poll_wait_s: float = Field(20.0, ge=0, le=20)
+
+    # reliability
+    visibility_timeout_s: int = Field(900, ge=30, le=MAX_VISIBILITY_S)
+    task_timeout_s: int = Field(600, ge=10)
+    max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
+    backoff_base_s: int = Field(15, ge=0, le=900)
+    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    skip_existing: bool = True
+
+    @model_validator(mode="after")
+    def _timeouts_fit(self) -> Self:
+        # A page still being worked on must not reappear to another consumer.
+        if self.visibility_timeout_s <= self.task_timeout_s:
+            raise ValueError(
+                f"visibility_timeout_s ({self.visibility_timeout_s}) must be longer than "
+                f"task_timeout_s ({self.task_timeout_s})"
+            )
+        return self
+
+    @property
+    def queue_address(self) -> str:
+        return self.queue or DEFAULT_LOCAL_QUEUE

@@ -1,0 +1,138 @@
+"""Read page images and write result files: a local folder or ``s3://bucket/prefix``.
+
+Everything here is synchronous: it runs inside Lithops workers. S3 goes through
+boto3, which honours the standard AWS variables (``AWS_ENDPOINT_URL``...).
+Writes are atomic (temp file + rename locally; a single PUT on S3), so a reader
+never sees half a result and a redelivered page overwrites the same key.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from comicocr.errors import PermanentError, RetryableError
+from comicocr.ids import check_id
+
+RESULT_SUFFIX = "_ocr.json"
+
+
+def is_s3(uri: str) -> bool:
+    return uri.startswith("s3://")
+
+
+def split_s3(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` -> (``bucket``, ``some/key``)."""
+    bucket, _, key = uri[len("s3://") :].partition("/")
+    if not bucket:
+        raise PermanentError(f"not an s3 URI: {uri[:200]}")
+    return bucket, key
+
+
+@functools.cache
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def _s3_error(exc: Exception, what: str) -> Exception:
+    """Map a botocore error to our taxonomy: 4xx (but throttling) is permanent."""
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        if code in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403") or (
+            400 <= status < 500 and code not in ("SlowDown", "Throttling", "RequestTimeout")
+        ):
+            return PermanentError(f"{what}: {code or status}")
+    return RetryableError(f"{what}: {type(exc).__name__}")
+
+
+def read_bytes(uri: str, max_bytes: int) -> bytes:
+    """Read an image, refusing anything over ``max_bytes``."""
+    if is_s3(uri):
+        bucket, key = split_s3(uri)
+        try:
+            head = _s3().head_object(Bucket=bucket, Key=key)
+            if head["ContentLength"] > max_bytes:
+                raise PermanentError(f"image is larger than {max_bytes} bytes")
+            data: bytes = _s3().get_object(Bucket=bucket, Key=key)["Body"].read(max_bytes + 1)
+        except PermanentError:
+            raise
+        except Exception as exc:
+            raise _s3_error(exc, f"cannot read {uri[:200]}") from None
+    elif "://" in uri:
+        raise PermanentError(f"unsupported image URI scheme: {uri.split('://')[0][:20]}")
+    else:
+        try:
+            with open(uri, "rb") as handle:
+                data = handle.read(max_bytes + 1)
+        except FileNotFoundError:
+            raise PermanentError(f"image not found: {uri[:200]}") from None
+        except IsADirectoryError:
+            raise PermanentError(f"image path is a directory: {uri[:200]}") from None
+        except PermanentError:
+            raise
+        except OSError as exc:
+            raise PermanentError(f"cannot read image {uri[:200]}: {exc.strerror}") from None
+    if len(data) > max_bytes:
+        raise PermanentError(f"image is larger than {max_bytes} bytes")
+    return data
+
+
+def result_location(output: str, canonical_id: str) -> str:
+    """Where the result of ``canonical_id`` lives under ``output`` (a folder or s3 URI)."""
+    key = check_id(canonical_id) + RESULT_SUFFIX
+    if is_s3(output):
+        return output.rstrip("/") + "/" + key
+    root = Path(output).resolve()
+    path = (root / key).resolve()
+    if not path.is_relative_to(root):  # check_id already forbids this; keep the guard
+        raise PermanentError("result path escapes the output folder")
+    return str(path)
+
+
+def exists(location: str) -> bool:
+    if is_s3(location):
+        from botocore.exceptions import ClientError
+
+        bucket, key = split_s3(location)
+        try:
+            _s3().head_object(Bucket=bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise _s3_error(exc, "cannot check result") from None
+        return True
+    return os.path.exists(location)
+
+
+def write_atomic(location: str, data: bytes, content_type: str = "application/json") -> None:
+    """Write ``data`` so that readers see either nothing or the whole file."""
+    if is_s3(location):
+        bucket, key = split_s3(location)
+        try:
+            _s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+        except Exception as exc:
+            raise _s3_error(exc, "cannot write result") from None
+        return
+    path = Path(location)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())  # durable before the message is deleted
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise RetryableError(f"cannot write result: {exc.strerror}") from None
