@@ -141,7 +141,8 @@ def _order_boxes(boxes: Sequence[Box], direction: str) -> list[int]:
     order = []
     while remaining:
         top = min(remaining, key=lambda i: boxes[i].y0)
-        band = [i for i in remaining if boxes[i].y0 < boxes[top].y0 + 0.5 * (boxes[top].y1 - boxes[top].y0)]
+        t = boxes[top]
+        band = [i for i in remaining if boxes[i].y0 < t.y1 - 0.25 * (t.y1 - t.y0)]
         pick = min(band, key=lambda i: boxes[i].x0) if direction == LTR else max(band, key=lambda i: boxes[i].x1)
         order.append(pick)
         remaining.remove(pick)

@@ -21,6 +21,7 @@ from comicocr.engines.textblocks import find_text_blocks
 # Tesseract's language packs by our language codes; manga text is vertical.
 TESSERACT_LANGS = {"en": "eng", "fr": "fra", "ja": "jpn_vert"}
 _PAD = 10
+_GLYPH_PX = 32
 
 
 class TesseractOptions(EngineOptions):
@@ -63,11 +64,18 @@ class TesseractEngine:
         regions: list[Region] = []
         for block in find_text_blocks(np.asarray(gray), vertical=self.vertical):
             crop = gray.crop((block.x, block.y, block.x + block.w, block.y + block.h))
+            # Tesseract reads best with glyphs ~30 px tall; small lettering is scaled up.
+            scale = min(4.0, max(1.0, _GLYPH_PX / max(block.glyph_size, 1.0)))
+            if scale > 1.0:
+                size = (round(crop.width * scale), round(crop.height * scale))
+                crop = crop.resize(size, Image.Resampling.LANCZOS)
             crop = ImageOps.expand(crop, border=_PAD, fill=255)  # Tesseract wants a margin
-            regions += self._read(crop, block.x - _PAD, block.y - _PAD, psm)
+            regions += self._read(crop, block.x, block.y, psm, scale)
         return regions
 
-    def _read(self, gray: Image.Image, dx: int, dy: int, psm: int) -> list[Region]:
+    def _read(self, gray: Image.Image, dx: int, dy: int, psm: int, scale: float = 1.0) -> list[Region]:
+        """Read ``gray``; boxes map back to the page as ``(v - pad) / scale + offset``."""
+        pad = _PAD if self.options.detect_blocks else 0
         data: dict[str, list[Any]] = self._tess.image_to_data(
             gray, lang=self.tess_lang, config=f"--psm {psm} {self.options.config}".strip(),
             output_type=self._tess.Output.DICT,
@@ -87,5 +95,7 @@ class TesseractEngine:
             x1 = max(data["left"][i] + data["width"][i] for i in idx)
             y1 = max(data["top"][i] + data["height"][i] for i in idx)
             conf = sum(float(data["conf"][i]) for i in idx) / len(idx) / 100
-            regions.append(Region(text, round(conf, 4), (x0 + dx, y0 + dy, x1 - x0, y1 - y0)))
+            bx, by = round((x0 - pad) / scale) + dx, round((y0 - pad) / scale) + dy
+            bbox = (max(0, bx), max(0, by), round((x1 - x0) / scale), round((y1 - y0) / scale))
+            regions.append(Region(text, round(conf, 4), bbox))
         return regions

@@ -1,0 +1,98 @@
+"""What happens to a message after its page was tried: pure decisions, then real applies."""
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from comicocr.consumer import acker
+from comicocr.errors import ErrorClass
+from comicocr.queues.base import Message, Outgoing
+from comicocr.queues.local import LocalQueue
+
+
+def msg(attempts: int | None = None) -> Message:
+    attrs = {} if attempts is None else {acker.ATTEMPTS_ATTR: str(attempts)}
+    return Message("m1", "r1", '{"canonical_id": "a", "image_path": "a.png"}', 7, attrs)
+
+
+def decide(outcome: dict, message: Message | None = None, max_attempts: int = 3) -> acker.Action:
+    return acker.decide(message or msg(), outcome, engine="null", max_attempts=max_attempts, backoff_base_s=10)
+
+
+def test_done_and_skipped_delete() -> None:
+    assert decide({"status": "done", "canonical_id": "a"}).kind == "delete"
+    assert decide({"status": "skipped", "canonical_id": "a"}).status == "skipped"
+
+
+def test_permanent_goes_straight_to_dlq() -> None:
+    action = decide({"status": "error", "error_class": "permanent", "error": "image not found"})
+    assert (action.kind, action.error_class, action.attempts) == ("dead", ErrorClass.PERMANENT, 1)
+
+
+def test_retryable_counts_own_attempts_not_receive_count() -> None:
+    # ApproximateReceiveCount is 7 here, yet this is only the first failure.
+    first = decide({"status": "error", "error_class": "retryable", "error": "timeout"})
+    assert (first.kind, first.attempts, first.delay_s) == ("retry", 1, 10)
+    second = decide({"status": "error", "error_class": "retryable", "error": "timeout"}, msg(attempts=1))
+    assert (second.kind, second.attempts, second.delay_s) == ("retry", 2, 20)
+    last = decide({"status": "error", "error_class": "retryable", "error": "timeout"}, msg(attempts=2))
+    assert (last.kind, last.error_class) == ("dead", ErrorClass.EXHAUSTED)
+
+
+def test_backoff_is_capped_at_sqs_limit() -> None:
+    assert acker.backoff_s(30, 15) == 900
+
+
+def test_reasons_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-supersecretvalue")
+    action = decide({"status": "error", "error_class": "permanent", "error": "bad key sk-or-v1-supersecretvalue"})
+    assert "supersecret" not in action.reason
+
+
+async def test_apply_forwards_then_deletes(tmp_path: Path) -> None:
+    queue = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3")
+    await queue.send_batch([Outgoing(f'{{"n": {i}}}') for i in range(4)])
+    received = await queue.receive(10, 0, 300)
+    actions = [
+        acker.Action("delete", received[0]),
+        acker.Action("dead", received[1], "b", ErrorClass.PERMANENT, "missing", 1, engine="null"),
+        acker.Action("retry", received[2], "c", ErrorClass.RETRYABLE, "flaky", 1, delay_s=0),
+        acker.Action("release", received[3]),
+    ]
+    result = await acker.apply(queue, actions)
+    assert not result.unsettled
+    dead = await queue.receive_dead_letters(10, 30)
+    assert [m.body for m in dead] == [received[1].body]
+    assert dead[0].attributes["comicocr-error-class"] == "permanent"
+    assert dead[0].attributes["comicocr-error"] == "missing"
+    again = await queue.receive(10, 0, 300)
+    by_body = {m.body: m for m in again}
+    assert set(by_body) == {received[2].body, received[3].body}
+    assert by_body[received[2].body].attributes[acker.ATTEMPTS_ATTR] == "1"
+    assert by_body[received[3].body].receive_count == 2  # released, not re-sent
+    await queue.close()
+
+
+outcomes = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from(["done", "skipped", "error"]),
+        "error_class": st.sampled_from(["retryable", "permanent", "poison"]),
+        "error": st.text(max_size=20),
+    }
+)
+
+
+@given(st.lists(st.tuples(outcomes, st.integers(0, 5)), max_size=30), st.integers(1, 6))
+def test_every_message_gets_exactly_one_action(cases: list, max_attempts: int) -> None:
+    for outcome, attempts in cases:
+        action = decide(outcome, msg(attempts), max_attempts)
+        assert action.kind in ("delete", "retry", "dead")
+        if outcome["status"] in ("done", "skipped"):
+            assert action.kind == "delete"
+        elif outcome["error_class"] != "retryable":
+            assert action.kind == "dead"
+        else:
+            assert action.kind == ("dead" if attempts + 1 >= max_attempts else "retry")
+            assert action.attempts == attempts + 1

@@ -1,0 +1,92 @@
+"""The consumer's flow on the embedded queue, with an in-process dispatcher (no Lithops)."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+from comicocr.consumer import Consumer
+from comicocr.consumer.acker import ATTEMPTS_ATTR
+from comicocr.queues.base import Outgoing
+from comicocr.queues.local import LocalQueue
+from comicocr.remote import process_chunk
+from comicocr.settings import Settings
+
+
+class InProcess:
+    """Runs chunks in this process; ``flaky`` ids fail with a retryable error."""
+
+    def __init__(self, flaky: set[str] = frozenset()) -> None:
+        self.flaky = flaky
+        self.calls = 0
+
+    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        self.calls += 1
+        out = []
+        for chunk in chunks:
+            good = {**chunk, "pages": [p for p in chunk["pages"] if p["canonical_id"] not in self.flaky]}
+            results = {o["key"]: o for o in process_chunk(good)}
+            out.append([
+                results.get(p["key"]) or {"key": p["key"], "canonical_id": p["canonical_id"], "status": "error",
+                                          "error_class": "retryable", "error": "worker crashed"}
+                for p in chunk["pages"]
+            ])
+        return out
+
+
+def settings(tmp_path: Path, **kw: Any) -> Settings:
+    base = dict(queue=f"sqlite:///{tmp_path}/q.sqlite3", output=str(tmp_path / "out"), method="null",
+                batch_window_s=0.1, backoff_base_s=0, max_attempts=2, workers=2)
+    return Settings(**{**base, **kw})
+
+
+async def run(queue: LocalQueue, dispatcher: InProcess, s: Settings) -> Any:
+    return await Consumer(queue, dispatcher, s, until_idle=True).run()
+
+
+async def test_pages_done_poison_and_missing_each_end_right(tmp_path: Path, sample_pages: Path) -> None:
+    s = settings(tmp_path)
+    queue = LocalQueue(s.queue_address)
+    bodies = [json.dumps({"canonical_id": f"p{i}", "image_path": str(sample_pages / "page_001.png")}) for i in range(5)]
+    bodies += ["{not json", json.dumps({"canonical_id": "gone", "image_path": str(tmp_path / "gone.png")})]
+    await queue.send_batch([Outgoing(b) for b in bodies])
+    stats = await run(queue, InProcess(), s)
+    assert stats.outcomes["done"] == 5
+    dead = {cls: (ident, reason) for ident, cls, reason in stats.dead}
+    assert set(dead) == {"poison", "permanent"}
+    assert dead["permanent"][0] == "gone"
+    assert "image not found" in dead["permanent"][1]
+    assert dead["poison"][0].startswith("message ")
+    assert "not JSON" in dead["poison"][1]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"p{i}_ocr.json" for i in range(5)]
+    depths = await queue.depths()
+    assert (depths.pending, depths.dead) == (0, 2)
+    await queue.close()
+
+
+async def test_retryable_failures_retry_then_dead_letter(tmp_path: Path, sample_pages: Path) -> None:
+    s = settings(tmp_path, max_attempts=3)
+    queue = LocalQueue(s.queue_address)
+    image = str(sample_pages / "page_001.png")
+    await queue.send_batch([Outgoing(json.dumps({"canonical_id": c, "image_path": image})) for c in ("ok", "bad")])
+    stats = await run(queue, InProcess(flaky={"bad"}), s)
+    assert stats.outcomes["done"] == 1
+    assert stats.outcomes["retry"] == 2
+    assert [(ident, cls) for ident, cls, _ in stats.dead] == [("bad", "retries_exhausted")]
+    dead = await queue.receive_dead_letters(10, 30)
+    assert dead[0].attributes[ATTEMPTS_ATTR] == "3"
+    assert "worker crashed" in dead[0].attributes["comicocr-error"]
+    await queue.close()
+
+
+async def test_s3_event_with_many_objects_fans_out(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    queue = LocalQueue(s.queue_address)
+    records = [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": f"c/p{i}.png"}}}
+               for i in range(3)]
+    await queue.send_batch([Outgoing(json.dumps({"Records": records}))])
+    pages = {"c/p0", "c/p1", "c/p2"}
+    stats = await run(queue, InProcess(flaky=pages), settings(tmp_path, max_attempts=1))
+    # The event becomes three page messages, each settled on its own.
+    assert stats.outcomes["fanned_out"] == 1
+    assert sorted(ident for ident, _, _ in stats.dead) == ["c/p0", "c/p1", "c/p2"]
+    await queue.close()
