@@ -1,0 +1,65 @@
+"""`comicocr run` as a user runs it: embedded queue, Lithops localhost, exit codes, summary."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+CLI = [str(Path(sys.executable).with_name("comicocr"))]
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], cwd=cwd, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, sample_pages: Path) -> Path:
+    for page in sample_pages.glob("page_00[12].*"):
+        shutil.copy(page, tmp_path)
+    (tmp_path / "manifest.csv").write_text(
+        "canonical_id,absolute_image_path\nbook/p1,page_001.png\nbook/p2,page_002.png\n"
+    )
+    return tmp_path
+
+
+def test_run_reads_every_page_then_skips_on_rerun(workdir: Path) -> None:
+    first = run("run", "--manifest", "manifest.csv", "--output", "out", "--workers", "2", cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert "done: 2 of 2 pages have results" in first.stdout
+    result = json.loads((workdir / "out" / "book" / "p1_ocr.json").read_text())
+    truth = json.loads((workdir / "page_001.truth.json").read_text())
+    first_line = truth["balloons"][0]["lines"][0]
+    assert first_line in result["full_text"]
+
+    again = run("run", "--manifest", "manifest.csv", "--output", "out", cwd=workdir)
+    assert again.returncode == 0, again.stderr
+    assert "(0 this run, 2 already there)" in again.stdout
+
+
+def test_dead_lettered_page_and_rejected_row_set_exit_codes(workdir: Path) -> None:
+    (workdir / "bad.csv").write_text(
+        "canonical_id,absolute_image_path\nbook/p1,page_001.png\n../escape,page_002.png\n"
+    )
+    rejected = run("run", "--manifest", "bad.csv", "--output", "out", "--method", "null", cwd=workdir)
+    assert rejected.returncode == 4, rejected.stdout + rejected.stderr
+    assert "manifest line 3: rejected" in rejected.stderr
+
+    (workdir / "missing.csv").write_text("canonical_id,absolute_image_path\nbook/gone,gone.png\n")
+    missing = run("run", "--manifest", "missing.csv", "--output", "out", "--method", "null", cwd=workdir)
+    assert missing.returncode == 3, missing.stdout + missing.stderr
+    assert "dead-lettered: book/gone [permanent] image not found" in missing.stdout
+
+
+def test_bad_flag_is_a_clear_usage_error(workdir: Path) -> None:
+    bad = run("run", "--manifest", "manifest.csv", "--lang", "xx", cwd=workdir)
+    assert bad.returncode == 2
+    assert "lang" in bad.stderr
+    nofile = run("run", "--manifest", "nope.csv", cwd=workdir)
+    assert nofile.returncode == 2
+    assert "cannot read manifest" in nofile.stderr
