@@ -26,7 +26,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED = 0, 1, 2, 3,
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming OCR for comic and manga pages.")
 
 # Options shared by several commands (None = not given: env or default applies).
-Queue = Annotated[str | None, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE (embedded queue)")]
+Queue = Annotated[
+    str | None, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE (embedded queue)")
+]
 Method = Annotated[str | None, typer.Option(help="OCR engine: tesseract, paddleocr, null")]
 Lang = Annotated[str | None, typer.Option(help="page language: en, fr, ja")]
 Output = Annotated[str | None, typer.Option(help="results folder or s3://bucket/prefix")]
@@ -107,14 +109,25 @@ def run(
     from comicocr.messages import PageMessage
 
     settings = _settings(
-        method=method, lang=lang, output=output, output_bucket=output_bucket, output_key_prefix=output_key_prefix,
-        workers=workers, queue=queue, backend=backend, lithops_config=lithops_config, gpu=gpu,
-        batch_size=batch_size, batch_window_s=batch_window_s,
+        method=method,
+        lang=lang,
+        output=output,
+        output_bucket=output_bucket,
+        output_key_prefix=output_key_prefix,
+        workers=workers,
+        queue=queue,
+        backend=backend,
+        lithops_config=lithops_config,
+        gpu=gpu,
+        batch_size=batch_size,
+        batch_window_s=batch_window_s,
     )
     parsed = read_manifest(manifest, image_path_prefix)
     for bad in parsed.rejected:
         typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
-    todo = [r for r in parsed.rows if not storage.exists(storage.result_location(settings.output, r.canonical_id))]
+    todo = [
+        r for r in parsed.rows if not storage.exists(storage.result_location(settings.output, r.canonical_id))
+    ]
     already = len(parsed.rows) - len(todo)
     pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path) for r in todo]
 
@@ -130,15 +143,20 @@ def run(
             await q.close()
         return report, await _consume(settings, until_idle=True)
 
-    typer.echo(f"comicocr: {len(pages)} pages to OCR with {settings.method} ({already} already done) "
-               f"-> {settings.output}", err=True)
+    typer.echo(
+        f"comicocr: {len(pages)} pages to OCR with {settings.method} ({already} already done) "
+        f"-> {settings.output}",
+        err=True,
+    )
     report, stats = asyncio.run(main())
     done = stats.outcomes["done"] + stats.outcomes["skipped"]
     typer.echo(
         f"done: {done + already} of {len(parsed.rows)} pages have results in {_where(settings.output)}"
         f" ({done} this run, {already} already there)"
     )
-    typer.echo(f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s")
+    typer.echo(
+        f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s"
+    )
     for ident, error_class, reason in stats.dead:
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
     for cid in report.failed:
@@ -181,7 +199,10 @@ def enqueue(
             for bad in parsed.rejected:
                 typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
             rejected = len(parsed.rejected)
-            pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method) for r in parsed.rows]
+            pages = [
+                PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method)
+                for r in parsed.rows
+            ]
         else:
             if not image:
                 raise _fail("--canonical-id needs --image")
@@ -227,18 +248,31 @@ def consume(
     """The long-running service: consume pages until SIGTERM (or until idle)."""
     logs.configure(verbose)
     settings = _settings(
-        queue=queue, method=method, lang=lang, output=output, output_bucket=output_bucket,
-        output_key_prefix=output_key_prefix, workers=workers, backend=backend, lithops_config=lithops_config,
-        batch_size=batch_size, batch_window_s=batch_window_s, gpu=gpu,
+        queue=queue,
+        method=method,
+        lang=lang,
+        output=output,
+        output_bucket=output_bucket,
+        output_key_prefix=output_key_prefix,
+        workers=workers,
+        backend=backend,
+        lithops_config=lithops_config,
+        batch_size=batch_size,
+        batch_window_s=batch_window_s,
+        gpu=gpu,
     )
     stats = asyncio.run(_consume(settings, until_idle))
-    typer.echo(json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)}))
+    typer.echo(
+        json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)})
+    )
     if stats.dead:
         raise typer.Exit(EXIT_DEAD_LETTERED)
 
 
 @app.command()
-def status(queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None) -> None:
+def status(
+    queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
+) -> None:
     """Queue depths: waiting, in flight, delayed, dead-lettered."""
     from comicocr.queues import open_queue
 
@@ -252,8 +286,17 @@ def status(queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="de
             await q.close()
 
     depths = asyncio.run(main())
-    typer.echo(json.dumps({"queue": settings.queue_address, "visible": depths.visible, "in_flight": depths.in_flight,
-                           "delayed": depths.delayed, "dead_lettered": depths.dead}))
+    typer.echo(
+        json.dumps(
+            {
+                "queue": settings.queue_address,
+                "visible": depths.visible,
+                "in_flight": depths.in_flight,
+                "delayed": depths.delayed,
+                "dead_lettered": depths.dead,
+            }
+        )
+    )
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ def decode(data: bytes, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             width, height = image.size
             if width > max_side or height > max_side:
                 raise PermanentError(f"image is {width}x{height}; the largest side allowed is {max_side}")

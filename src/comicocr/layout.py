@@ -9,6 +9,7 @@ page image and the regions' boxes alone, so it works for every engine.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,9 @@ class Box:
         return self.x0 <= x <= self.x1 and self.y0 <= y <= self.y1
 
     def union(self, other: Box) -> Box:
-        return Box(min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1))
+        return Box(
+            min(self.x0, other.x0), min(self.y0, other.y0), max(self.x1, other.x1), max(self.y1, other.y1)
+        )
 
 
 def default_direction(lang: str) -> str:
@@ -54,7 +57,9 @@ def find_panels(image: Image.Image, direction: str = LTR) -> list[Box]:
     scale = _ANALYSIS_WIDTH / image.width if image.width > _ANALYSIS_WIDTH else 1.0
     small = image.convert("L")
     if scale < 1.0:
-        small = small.resize((_ANALYSIS_WIDTH, max(1, round(image.height * scale))), Image.Resampling.BILINEAR)
+        small = small.resize(
+            (_ANALYSIS_WIDTH, max(1, round(image.height * scale))), Image.Resampling.BILINEAR
+        )
     ink = np.asarray(small) < 128
     boxes = _xy_cut(ink, 0, 0, ink.shape[1], ink.shape[0], direction, depth=0)
     return [Box(b.x0 / scale, b.y0 / scale, b.x1 / scale, b.y1 / scale) for b in boxes]
@@ -85,12 +90,13 @@ def _xy_cut(ink: np.ndarray, x0: int, y0: int, x1: int, y1: int, direction: str,
     region = ink[y0:y1, x0:x1]
     min_gutter = max(2, round(0.006 * ink.shape[1]))
     for axis in (0, 1):  # horizontal gutters first: rows of panels, then panels in a row
-        blank = ~region.any(axis=1 - axis) if axis == 0 else ~region.any(axis=0)
+        # axis 0: a blank row crosses the region (a horizontal gutter); axis 1: a blank column
+        blank = np.asarray(~region.any(axis=1 if axis == 0 else 0))
         runs = _blank_runs(blank, min_gutter)
         if not runs:
             continue
         cuts = [0] + [(a + b) // 2 for a, b in runs] + [len(blank)]
-        spans = list(zip(cuts[:-1], cuts[1:], strict=True))
+        spans = list(itertools.pairwise(cuts))
         if axis == 1 and direction == RTL:
             spans.reverse()
         out: list[Box] = []
@@ -143,7 +149,9 @@ def _order_boxes(boxes: Sequence[Box], direction: str) -> list[int]:
         top = min(remaining, key=lambda i: boxes[i].y0)
         t = boxes[top]
         band = [i for i in remaining if boxes[i].y0 < t.y1 - 0.25 * (t.y1 - t.y0)]
-        pick = min(band, key=lambda i: boxes[i].x0) if direction == LTR else max(band, key=lambda i: boxes[i].x1)
+        pick = (
+            min(band, key=lambda i: boxes[i].x0) if direction == LTR else max(band, key=lambda i: boxes[i].x1)
+        )
         order.append(pick)
         remaining.remove(pick)
     return order

@@ -32,7 +32,11 @@ def load_config(
     if path is None and Path("lithops.yaml").is_file():
         path = Path("lithops.yaml")
     try:
-        text = path.read_text() if path else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
+        text = (
+            path.read_text()
+            if path
+            else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
+        )
         config: dict[str, Any] = yaml.safe_load(text) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read Lithops config {path}: {exc}") from None
@@ -86,7 +90,7 @@ class LithopsDispatcher:
         if future.error:
             try:
                 future.result(throw_except=True)
-            except BaseException as exc:  # noqa: BLE001 - the worker's exception, re-raised here
+            except BaseException as exc:
                 error = f"Lithops call failed: {type(exc).__name__}: {str(exc)[:300]}"
             else:
                 error = "Lithops call failed"
@@ -100,8 +104,13 @@ class LithopsDispatcher:
                     return result
                 error = "Lithops call returned a malformed result"
         return [
-            {"key": p["key"], "canonical_id": p["canonical_id"], "status": "error",
-             "error_class": str(ErrorClass.RETRYABLE), "error": error}
+            {
+                "key": p["key"],
+                "canonical_id": p["canonical_id"],
+                "status": "error",
+                "error_class": str(ErrorClass.RETRYABLE),
+                "error": error,
+            }
             for p in chunk["pages"]
         ]
 
@@ -109,5 +118,5 @@ class LithopsDispatcher:
         with self._lock:
             try:
                 self._fe.clean(clean_cloudobjects=True, force=True, on_exit=True)
-            except Exception:  # noqa: BLE001 - best effort at shutdown
+            except Exception:
                 log.debug("lithops clean at close failed", exc_info=True)

@@ -11,7 +11,9 @@ import structlog
 def configure(verbose: bool = False) -> None:
     level = logging.INFO if verbose else logging.WARNING
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer(colors=False) if sys.stderr.isatty() else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(colors=False)
+        if sys.stderr.isatty()
+        else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[

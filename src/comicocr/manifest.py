@@ -75,13 +75,12 @@ def read_manifest(path: Path, image_path_prefix: str | None = None) -> Manifest:
     return Manifest(rows, rejected)
 
 
-def _iter_rows(
-    reader: csv.DictReader[str], path: Path
-) -> Iterator[tuple[int, str, str] | RejectedRow]:
+def _iter_rows(reader: csv.DictReader[str], path: Path) -> Iterator[tuple[int, str, str] | RejectedRow]:
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise ConfigError(
-            f"manifest {path} needs the header 'canonical_id,absolute_image_path' (missing: {', '.join(missing)})"
+            f"manifest {path} needs the header 'canonical_id,absolute_image_path'"
+            f" (missing: {', '.join(missing)})"
         )
     try:
         for record in reader:

@@ -58,7 +58,7 @@ def parse_body(body: str) -> list[PageMessage]:
         raise PoisonMessage(f"message body is larger than {MAX_BODY_BYTES} bytes")
     try:
         data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except json.JSONDecodeError as exc:
         raise PoisonMessage(f"message body is not JSON: {exc.msg}") from None
     if not isinstance(data, dict):
         raise PoisonMessage("message body is not a JSON object")

@@ -30,7 +30,9 @@ WORDS = {
     "fr": "OÙ EST PASSÉ LE CAPITAINE IL FAUT LE TROUVER AVANT LA NUIT LA VILLE EST CALME TROP CALME "
     "ATTENTION DERRIÈRE TOI JE SAVAIS QUE C'ÉTAIT UN PIÈGE PERSONNE NE BOUGE C'EST NOTRE DERNIÈRE "
     "CHANCE TIENS BON PENDANT CE TEMPS LE ROBOT S'EST RÉVEILLÉ AFFAMÉ QUEL DÉSASTRE COURS PLUS VITE".split(),
-    "ja": list("どこへ行ったのか船長を探さないと夜になる前に町は静かすぎる後ろに気をつけて罠だと思った最後のチャンスだしっかりつかまれ"),
+    "ja": list(
+        "どこへ行ったのか船長を探さないと夜になる前に町は静かすぎる後ろに気をつけて罠だと思った最後のチャンスだしっかりつかまれ"
+    ),
 }
 
 
@@ -48,14 +50,19 @@ def _font(lang: str, size: int) -> ImageFont.FreeTypeFont:
 def _phrase(rng: random.Random, lang: str) -> list[str]:
     """One to three short lines of balloon text."""
     if lang == "ja":
-        return ["".join(rng.choice(WORDS["ja"]) for _ in range(rng.randint(3, 6))) for _ in range(rng.randint(1, 3))]
+        return [
+            "".join(rng.choice(WORDS["ja"]) for _ in range(rng.randint(3, 6)))
+            for _ in range(rng.randint(1, 3))
+        ]
     lines = []
     for _ in range(rng.randint(1, 3)):
         lines.append(" ".join(rng.choice(WORDS[lang]) for _ in range(rng.randint(2, 3))))
     return lines
 
 
-def _panels(rng: random.Random, width: int, height: int, margin: int, gutter: int) -> list[tuple[int, int, int, int]]:
+def _panels(
+    rng: random.Random, width: int, height: int, margin: int, gutter: int
+) -> list[tuple[int, int, int, int]]:
     """Rows of one or two panels, top to bottom, each row left to right."""
     rows = rng.randint(2, 3)
     row_h = (height - 2 * margin - (rows - 1) * gutter) // rows
@@ -64,7 +71,10 @@ def _panels(rng: random.Random, width: int, height: int, margin: int, gutter: in
         y0 = margin + r * (row_h + gutter)
         cols = rng.randint(1, 2)
         split = rng.uniform(0.4, 0.6) if cols == 2 else 1.0
-        x_edges = [margin, margin + int((width - 2 * margin - gutter) * split) if cols == 2 else width - margin]
+        x_edges = [
+            margin,
+            margin + int((width - 2 * margin - gutter) * split) if cols == 2 else width - margin,
+        ]
         if cols == 2:
             x_edges += [x_edges[1] + gutter, width - margin]
             boxes += [(x_edges[0], y0, x_edges[1], y0 + row_h), (x_edges[2], y0, x_edges[3], y0 + row_h)]
@@ -85,8 +95,15 @@ def _art(draw: ImageDraw.ImageDraw, rng: random.Random, panel: tuple[int, int, i
         draw.line((x0 + 10 + k, y1 - 8, x0 + 30 + k, ground + 8), fill=(90, 90, 90), width=1)
 
 
-def _letter(draw: ImageDraw.ImageDraw, lang: str, lines: list[str], font: ImageFont.FreeTypeFont, size: int,
-            cx: int, cy: int) -> tuple[int, int]:
+def _letter(
+    draw: ImageDraw.ImageDraw,
+    lang: str,
+    lines: list[str],
+    font: ImageFont.FreeTypeFont,
+    size: int,
+    cx: int,
+    cy: int,
+) -> tuple[int, int]:
     """Draw ``lines`` centred on (cx, cy); return the text block's (width, height)."""
     if lang == "ja":  # vertical columns, first column on the right
         col_w, n = int(size * 1.3), max(len(s) for s in lines)
@@ -104,7 +121,9 @@ def _letter(draw: ImageDraw.ImageDraw, lang: str, lines: list[str], font: ImageF
     return w, h
 
 
-def make_page(seed: int, lang: str = "en", width: int = 1200, height: int = 1800) -> tuple[Image.Image, dict[str, Any]]:
+def make_page(
+    seed: int, lang: str = "en", width: int = 1200, height: int = 1800
+) -> tuple[Image.Image, dict[str, Any]]:
     """One page and its ground truth (balloons in reading order)."""
     rng = random.Random(seed)
     image = Image.new("RGB", (width, height), "white")
@@ -146,8 +165,11 @@ def make_page(seed: int, lang: str = "en", width: int = 1200, height: int = 1800
             by = top + k * 12
             box = (bx, by, bx + bw, by + bh)
             tail_x = (box[0] + box[2]) // 2
-            draw.polygon([(tail_x - 12, box[3] - 6), (tail_x + 12, box[3] - 6), (tail_x + 4, box[3] + 30)],
-                         fill="white", outline="black")
+            draw.polygon(
+                [(tail_x - 12, box[3] - 6), (tail_x + 12, box[3] - 6), (tail_x + 4, box[3] + 30)],
+                fill="white",
+                outline="black",
+            )
             draw.ellipse(box, fill="white", outline="black", width=3)
             _letter(draw, lang, lines, font, size, (box[0] + box[2]) // 2, (box[1] + box[3]) // 2)
             balloons.append(Balloon(lines, box, "speech"))
@@ -160,7 +182,9 @@ def make_page(seed: int, lang: str = "en", width: int = 1200, height: int = 1800
     return image, truth
 
 
-def write_pages(out: Path, pages: int, seed: int, lang: str = "en", width: int = 1200, height: int = 1800) -> Path:
+def write_pages(
+    out: Path, pages: int, seed: int, lang: str = "en", width: int = 1200, height: int = 1800
+) -> Path:
     """Write pages, their truth files and a manifest; return the manifest path."""
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.csv"
@@ -177,7 +201,9 @@ def write_pages(out: Path, pages: int, seed: int, lang: str = "en", width: int =
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("out", type=Path)
     parser.add_argument("--pages", type=int, default=3)
     parser.add_argument("--seed", type=int, default=7)

@@ -67,7 +67,7 @@ def read_bytes(uri: str, max_bytes: int) -> bytes:
         except Exception as exc:
             raise _s3_error(exc, f"cannot read {uri[:200]}") from None
     elif "://" in uri:
-        raise PermanentError(f"unsupported image URI scheme: {uri.split('://')[0][:20]}")
+        raise PermanentError(f"unsupported image URI scheme: {uri.split('://', maxsplit=1)[0][:20]}")
     else:
         try:
             with open(uri, "rb") as handle:

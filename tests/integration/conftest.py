@@ -21,13 +21,13 @@ os.environ.update(
     AWS_REGION="us-east-1",
     AWS_DEFAULT_REGION="us-east-1",
     AWS_ACCESS_KEY_ID="test",
-    AWS_SECRET_ACCESS_KEY="test",  # noqa: S105 - LocalStack's dummy credentials
+    AWS_SECRET_ACCESS_KEY="test",
 )
 
 
 def _healthy() -> bool:
     try:
-        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"{ENDPOINT}/_localstack/health", timeout=2) as resp:
             return b'"sqs"' in resp.read()
     except OSError:
         return False
@@ -37,7 +37,9 @@ def _healthy() -> bool:
 def sqs_server() -> str:
     """The server must be there: integration tests never fall back to fakes."""
     if not _healthy():
-        started = subprocess.run([str(ROOT / "scripts" / "localstack"), "start"], capture_output=True, text=True)
+        started = subprocess.run(
+            [str(ROOT / "scripts" / "localstack"), "start"], check=False, capture_output=True, text=True
+        )
         if started.returncode != 0 or not _healthy():
             pytest.fail(f"no SQS-compatible server at {ENDPOINT}; run scripts/test. {started.stderr[-500:]}")
     return ENDPOINT

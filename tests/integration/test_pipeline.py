@@ -48,7 +48,9 @@ async def test_manifest_through_sqs_and_lithops_with_tesseract(
     s = settings(queue_address, str(tmp_path / "out"), method="tesseract")
     queue = SQSQueue(queue_address)
     await queue.ensure()
-    report = await enqueue_pages(queue, [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path) for r in rows])
+    report = await enqueue_pages(
+        queue, [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path) for r in rows]
+    )
     assert (report.sent, report.failed) == (4, [])
 
     stats = await consume(queue, dispatcher, s)
@@ -72,17 +74,27 @@ async def test_manifest_through_sqs_and_lithops_with_tesseract(
     await queue.close()
 
 
-async def test_s3_event_in_s3_results_out(queue_address: str, bucket: str, dispatcher: Any, sample_pages: Path) -> None:
+async def test_s3_event_in_s3_results_out(
+    queue_address: str, bucket: str, dispatcher: Any, sample_pages: Path
+) -> None:
     s3 = boto3.client("s3")
     s3.upload_file(str(sample_pages / "page_002.png"), bucket, "incoming/Vol 1/page 2.png")
-    event = {"Records": [{"eventName": "ObjectCreated:Put",
-                          "s3": {"bucket": {"name": bucket}, "object": {"key": "incoming/Vol+1/page+2.png"}}}]}
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": "incoming/Vol+1/page+2.png"}},
+            }
+        ]
+    }
     queue = SQSQueue(queue_address)
     await queue.ensure()
     from comicocr.queues.base import Outgoing
 
     await queue.send_batch([Outgoing(json.dumps(event))])
-    stats = await consume(queue, dispatcher, settings(queue_address, f"s3://{bucket}/results", method="tesseract"))
+    stats = await consume(
+        queue, dispatcher, settings(queue_address, f"s3://{bucket}/results", method="tesseract")
+    )
     assert stats.outcomes["done"] == 1, stats
     body = s3.get_object(Bucket=bucket, Key="results/incoming/Vol 1/page 2_ocr.json")["Body"].read()
     result = json.loads(body)
@@ -92,10 +104,14 @@ async def test_s3_event_in_s3_results_out(queue_address: str, bucket: str, dispa
     await queue.close()
 
 
-async def test_paddleocr_engine_reads_the_page(queue_address: str, dispatcher: Any, sample_pages: Path, tmp_path: Path) -> None:
+async def test_paddleocr_engine_reads_the_page(
+    queue_address: str, dispatcher: Any, sample_pages: Path, tmp_path: Path
+) -> None:
     queue = SQSQueue(queue_address)
     await queue.ensure()
-    await enqueue_pages(queue, [PageMessage(canonical_id="p1", image_path=str(sample_pages / "page_001.png"))])
+    await enqueue_pages(
+        queue, [PageMessage(canonical_id="p1", image_path=str(sample_pages / "page_001.png"))]
+    )
     stats = await consume(queue, dispatcher, settings(queue_address, str(tmp_path), method="paddleocr"))
     assert stats.outcomes["done"] == 1, stats
     result = json.loads((tmp_path / "p1_ocr.json").read_text())

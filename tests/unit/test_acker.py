@@ -18,7 +18,9 @@ def msg(attempts: int | None = None) -> Message:
 
 
 def decide(outcome: dict, message: Message | None = None, max_attempts: int = 3) -> acker.Action:
-    return acker.decide(message or msg(), outcome, engine="null", max_attempts=max_attempts, backoff_base_s=10)
+    return acker.decide(
+        message or msg(), outcome, engine="null", max_attempts=max_attempts, backoff_base_s=10
+    )
 
 
 def test_done_and_skipped_delete() -> None:
@@ -47,7 +49,9 @@ def test_backoff_is_capped_at_sqs_limit() -> None:
 
 def test_reasons_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-supersecretvalue")
-    action = decide({"status": "error", "error_class": "permanent", "error": "bad key sk-or-v1-supersecretvalue"})
+    action = decide(
+        {"status": "error", "error_class": "permanent", "error": "bad key sk-or-v1-supersecretvalue"}
+    )
     assert "supersecret" not in action.reason
 
 

@@ -1,4 +1,6 @@
 import asyncio
+import functools
+import operator
 import time
 
 from comicocr.consumer.batcher import next_batch, split_evenly
@@ -24,5 +26,5 @@ def test_split_keeps_every_worker_busy_and_caps_chunks() -> None:
     assert split_evenly([1], workers=4, max_chunk=25) == [[1]]
     chunks = split_evenly(list(range(100)), workers=2, max_chunk=20)
     assert len(chunks) == 5
-    assert sum(chunks, []) == list(range(100))
+    assert functools.reduce(operator.iadd, chunks, []) == list(range(100))
     assert split_evenly([], 2, 5) == []

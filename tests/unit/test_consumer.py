@@ -25,17 +25,32 @@ class InProcess:
         for chunk in chunks:
             good = {**chunk, "pages": [p for p in chunk["pages"] if p["canonical_id"] not in self.flaky]}
             results = {o["key"]: o for o in process_chunk(good)}
-            out.append([
-                results.get(p["key"]) or {"key": p["key"], "canonical_id": p["canonical_id"], "status": "error",
-                                          "error_class": "retryable", "error": "worker crashed"}
-                for p in chunk["pages"]
-            ])
+            out.append(
+                [
+                    results.get(p["key"])
+                    or {
+                        "key": p["key"],
+                        "canonical_id": p["canonical_id"],
+                        "status": "error",
+                        "error_class": "retryable",
+                        "error": "worker crashed",
+                    }
+                    for p in chunk["pages"]
+                ]
+            )
         return out
 
 
 def settings(tmp_path: Path, **kw: Any) -> Settings:
-    base = dict(queue=f"sqlite:///{tmp_path}/q.sqlite3", output=str(tmp_path / "out"), method="null",
-                batch_window_s=0.1, backoff_base_s=0, max_attempts=2, workers=2)
+    base = {
+        "queue": f"sqlite:///{tmp_path}/q.sqlite3",
+        "output": str(tmp_path / "out"),
+        "method": "null",
+        "batch_window_s": 0.1,
+        "backoff_base_s": 0,
+        "max_attempts": 2,
+        "workers": 2,
+    }
     return Settings(**{**base, **kw})
 
 
@@ -46,7 +61,10 @@ async def run(queue: LocalQueue, dispatcher: InProcess, s: Settings) -> Any:
 async def test_pages_done_poison_and_missing_each_end_right(tmp_path: Path, sample_pages: Path) -> None:
     s = settings(tmp_path)
     queue = LocalQueue(s.queue_address)
-    bodies = [json.dumps({"canonical_id": f"p{i}", "image_path": str(sample_pages / "page_001.png")}) for i in range(5)]
+    bodies = [
+        json.dumps({"canonical_id": f"p{i}", "image_path": str(sample_pages / "page_001.png")})
+        for i in range(5)
+    ]
     bodies += ["{not json", json.dumps({"canonical_id": "gone", "image_path": str(tmp_path / "gone.png")})]
     await queue.send_batch([Outgoing(b) for b in bodies])
     stats = await run(queue, InProcess(), s)
@@ -67,7 +85,9 @@ async def test_retryable_failures_retry_then_dead_letter(tmp_path: Path, sample_
     s = settings(tmp_path, max_attempts=3)
     queue = LocalQueue(s.queue_address)
     image = str(sample_pages / "page_001.png")
-    await queue.send_batch([Outgoing(json.dumps({"canonical_id": c, "image_path": image})) for c in ("ok", "bad")])
+    await queue.send_batch(
+        [Outgoing(json.dumps({"canonical_id": c, "image_path": image})) for c in ("ok", "bad")]
+    )
     stats = await run(queue, InProcess(flaky={"bad"}), s)
     assert stats.outcomes["done"] == 1
     assert stats.outcomes["retry"] == 2
@@ -81,8 +101,10 @@ async def test_retryable_failures_retry_then_dead_letter(tmp_path: Path, sample_
 async def test_s3_event_with_many_objects_fans_out(tmp_path: Path) -> None:
     s = settings(tmp_path)
     queue = LocalQueue(s.queue_address)
-    records = [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": f"c/p{i}.png"}}}
-               for i in range(3)]
+    records = [
+        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": f"c/p{i}.png"}}}
+        for i in range(3)
+    ]
     await queue.send_batch([Outgoing(json.dumps({"Records": records}))])
     pages = {"c/p0", "c/p1", "c/p2"}
     stats = await run(queue, InProcess(flaky=pages), settings(tmp_path, max_attempts=1))

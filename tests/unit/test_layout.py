@@ -1,5 +1,7 @@
 """Reading order: panels from gutters, lines into balloons, balloons ordered by direction."""
 
+import itertools
+
 from comicocr.engines.base import Region
 from comicocr.layout import LTR, RTL, Box, find_panels, reading_order
 from comicocr.samples import make_page
@@ -14,7 +16,7 @@ def test_panels_found_from_gutters_in_reading_order() -> None:
     panels = find_panels(image, LTR)
     assert len(panels) >= 2
     # Rows top to bottom; within a row left to right.
-    for a, b in zip(panels, panels[1:], strict=False):
+    for a, b in itertools.pairwise(panels):
         assert a.y0 < b.y0 - 5 or (abs(a.y0 - b.y0) <= 5 and a.x0 < b.x0)
     rtl = find_panels(image, RTL)
     assert sorted(rtl, key=lambda p: (p.y0, p.x0)) == sorted(panels, key=lambda p: (p.y0, p.x0))

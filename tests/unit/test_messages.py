@@ -17,14 +17,16 @@ def test_page_body_round_trips() -> None:
 
 
 def test_s3_event_keys_are_unquoted_and_deduplicated() -> None:
-    pages = parse_body(s3_event("Series+One/issue%231/p%C3%A9ge+1.png", "Series+One/issue%231/p%C3%A9ge+1.png"))
+    pages = parse_body(
+        s3_event("Series+One/issue%231/p%C3%A9ge+1.png", "Series+One/issue%231/p%C3%A9ge+1.png")
+    )
     assert len(pages) == 1
     assert pages[0].canonical_id == "Series One/issue#1/pége 1"
     assert pages[0].image_path == "s3://comics/Series One/issue#1/pége 1.png"
 
 
 def test_s3_event_skips_non_images_and_other_events() -> None:
-    body = s3_event("a/p1_ocr.json", "a/notes.txt") 
+    body = s3_event("a/p1_ocr.json", "a/notes.txt")
     assert parse_body(body) == []
     assert parse_body(s3_event("a/p1.png", event="ObjectRemoved:Delete")) == []
     assert parse_body(json.dumps({"Event": "s3:TestEvent", "Bucket": "b"})) == []

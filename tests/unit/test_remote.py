@@ -13,7 +13,9 @@ def chunk(output: Path, pages: list[tuple[str, str]], engine: str = "null", **ex
         "output": str(output),
         "skip_existing": True,
         "max_image_bytes": 10_000_000,
-        "pages": [{"key": str(i), "canonical_id": cid, "image_path": path} for i, (cid, path) in enumerate(pages)],
+        "pages": [
+            {"key": str(i), "canonical_id": cid, "image_path": path} for i, (cid, path) in enumerate(pages)
+        ],
         **extra,
     }
 

@@ -69,7 +69,9 @@ def decide(
     if error_class is ErrorClass.RETRYABLE:
         if attempts >= max_attempts:
             return Action("dead", message, cid, ErrorClass.EXHAUSTED, reason, attempts, engine=engine)
-        return Action("retry", message, cid, error_class, reason, attempts, backoff_s(attempts, backoff_base_s), engine)
+        return Action(
+            "retry", message, cid, error_class, reason, attempts, backoff_s(attempts, backoff_base_s), engine
+        )
     return Action("dead", message, cid, error_class, reason, attempts, engine=engine)
 
 
@@ -86,7 +88,11 @@ def _dead_letter(action: Action) -> Outgoing:
 
 
 def _retry(action: Action) -> Outgoing:
-    attrs = {**action.message.attributes, ATTEMPTS_ATTR: str(action.attempts), "comicocr-last-error": action.reason[:500]}
+    attrs = {
+        **action.message.attributes,
+        ATTEMPTS_ATTR: str(action.attempts),
+        "comicocr-last-error": action.reason[:500],
+    }
     return Outgoing(action.message.body, attrs, action.delay_s)
 
 
@@ -110,7 +116,10 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     out = AckResult()
     to_delete = [a for a in actions if a.kind == "delete"]
     # Forward first (DLQ or re-send); only what was forwarded gets deleted.
-    for kind, send, build in (("dead", queue.send_dead_letter, _dead_letter), ("retry", queue.send_batch, _retry)):
+    for kind, send, build in (
+        ("dead", queue.send_dead_letter, _dead_letter),
+        ("retry", queue.send_batch, _retry),
+    ):
         for group in _tens([a for a in actions if a.kind == kind]):
             try:
                 failed = set(await send([build(a) for a in group]))

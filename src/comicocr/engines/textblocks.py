@@ -34,14 +34,18 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> list[Block]:
     count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if count <= 1:
         return []
-    xs, ys, ws, hs, areas = (stats[1:, i] for i in range(5))
+    _xs, _ys, ws, hs, areas = (stats[1:, i] for i in range(5))
     page = min(height, width)
     # A glyph is between ~0.4% and ~6% of the page's short side, not a long thin stroke
     # (frames, hatching, speed lines) and not a hollow outline (balloons, panel borders).
     fill = areas / np.maximum(ws * hs, 1)
     is_glyph = (
-        (hs >= max(6, 0.004 * page)) & (hs <= 0.06 * page) & (ws <= 0.08 * page)
-        & (ws >= 1) & (fill >= 0.08) & (np.maximum(ws, hs) <= 6 * np.maximum(np.minimum(ws, hs), 2))
+        (hs >= max(6, 0.004 * page))
+        & (hs <= 0.06 * page)
+        & (ws <= 0.08 * page)
+        & (ws >= 1)
+        & (fill >= 0.08)
+        & (np.maximum(ws, hs) <= 6 * np.maximum(np.minimum(ws, hs), 2))
     )
     keep = np.flatnonzero(is_glyph) + 1
     if keep.size == 0:
@@ -50,11 +54,9 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> list[Block]:
     sizes = ws[keep - 1] if vertical else hs[keep - 1]
     glyph = float(np.median(sizes))
     along, across = max(3, int(glyph * 1.0)), max(3, int(glyph * 0.9))
-    kernel = cv2.getStructuringElement(
-        cv2.MORPH_RECT, (across, along) if vertical else (along, across)
-    )
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (across, along) if vertical else (along, across))
     joined = cv2.dilate(mask, kernel)
-    n, _, bstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    _n, _, bstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     blocks = []
     for x, y, w, h, _area in bstats[1:]:
         # undo the dilation's growth, keep a small margin for the recogniser

@@ -109,7 +109,8 @@ class LocalQueue:
             if queue == MAIN and count >= self.max_receives:
                 # The RedrivePolicy safety net, as SQS applies it on receive.
                 db.execute(
-                    "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, receipt = NULL WHERE seq = ?",
+                    "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, receipt = NULL"
+                    " WHERE seq = ?",
                     (DEAD, now, seq),
                 )
                 continue
@@ -154,7 +155,9 @@ class LocalQueue:
         def change(db: sqlite3.Connection) -> list[int]:
             now, failed = time.time(), []
             for i, (receipt, seconds) in enumerate(items):
-                cur = db.execute("UPDATE messages SET visible_at = ? WHERE receipt = ?", (now + seconds, receipt))
+                cur = db.execute(
+                    "UPDATE messages SET visible_at = ? WHERE receipt = ?", (now + seconds, receipt)
+                )
                 if cur.rowcount != 1:
                     failed.append(i)
             return failed

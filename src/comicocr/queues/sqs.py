@@ -38,7 +38,11 @@ class SQSQueue:
         self.dlq_name = queue_name(dlq_address) if dlq_address else f"{self.name}-dlq"
         self.visibility_s = visibility_s
         self._url: str | None = None if address.startswith("sqs://") else address
-        self._dlq_url: str | None = dlq_address if dlq_address and "://" in dlq_address and not dlq_address.startswith("sqs://") else None
+        self._dlq_url: str | None = (
+            dlq_address
+            if dlq_address and "://" in dlq_address and not dlq_address.startswith("sqs://")
+            else None
+        )
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
 
@@ -67,10 +71,15 @@ class SQSQueue:
 
     async def ensure(self) -> None:
         sqs = await self._sqs()
-        dlq = await sqs.create_queue(QueueName=self.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})
+        dlq = await sqs.create_queue(
+            QueueName=self.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"}
+        )
         self._dlq_url = dlq["QueueUrl"]
         attrs = await sqs.get_queue_attributes(QueueUrl=self._dlq_url, AttributeNames=["QueueArn"])
-        redrive = {"deadLetterTargetArn": attrs["Attributes"]["QueueArn"], "maxReceiveCount": str(SAFETY_NET_RECEIVES)}
+        redrive = {
+            "deadLetterTargetArn": attrs["Attributes"]["QueueArn"],
+            "maxReceiveCount": str(SAFETY_NET_RECEIVES),
+        }
         main = await sqs.create_queue(
             QueueName=self.name,
             Attributes={"VisibilityTimeout": str(self.visibility_s), "RedrivePolicy": json.dumps(redrive)},
@@ -157,17 +166,28 @@ class SQSQueue:
         if not items:
             return []
         url, _ = await self._resolve()
-        entries = [{"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(items)]
+        entries = [
+            {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(items)
+        ]
         resp = await (await self._sqs()).change_message_visibility_batch(QueueUrl=url, Entries=entries)
         return self._failed(resp)
 
     async def depths(self) -> Depths:
         url, dlq = await self._resolve()
         sqs = await self._sqs()
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         main = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names))["Attributes"]
         dead = (await sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=names[:1]))["Attributes"]
-        return Depths(*(int(main.get(n, 0)) for n in names), dead=int(dead.get(names[0], 0)))
+        return Depths(
+            visible=int(main.get(names[0], 0)),
+            in_flight=int(main.get(names[1], 0)),
+            delayed=int(main.get(names[2], 0)),
+            dead=int(dead.get(names[0], 0)),
+        )
 
     async def close(self) -> None:
         if self._stack is not None:
