@@ -75,7 +75,7 @@ async def _consume(settings: Settings, until_idle: bool) -> Any:
     queue = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
     await queue.ensure()
     config = load_config(settings.lithops_config, settings.backend, settings.storage, settings.workers)
-    dispatcher = await asyncio.to_thread(LithopsDispatcher, config)
+    dispatcher = await asyncio.to_thread(LithopsDispatcher, config, settings.task_timeout_s)
     try:
         consumer = Consumer(queue, dispatcher, settings, until_idle=until_idle)
         _install_signals(consumer.stop)

@@ -62,9 +62,10 @@ def load_config(
 class LithopsDispatcher:
     """Runs chunks of pages through one FunctionExecutor and returns per-page outcomes."""
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], task_timeout_s: int | None = None) -> None:
         import lithops
 
+        self.task_timeout_s = task_timeout_s  # Lithops ends a call that runs longer
         self._lock = threading.Lock()  # FunctionExecutor is not documented thread-safe
         self.config = config
         self.backend = config["lithops"]["backend"]
@@ -74,7 +75,7 @@ class LithopsDispatcher:
         """Run every chunk as one Lithops call; a call that fails as a whole
         (worker crash, OOM kill, timeout) yields a retryable outcome for each of its pages."""
         with self._lock:
-            fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks])
+            fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks], timeout=self.task_timeout_s)
             try:
                 self._fe.wait(fs, throw_except=False, show_progressbar=False)
                 outcomes = [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
