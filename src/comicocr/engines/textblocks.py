@@ -45,7 +45,7 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> list[Block]:
         & (ws <= 0.08 * page)
         & (ws >= 1)
         & (fill >= 0.08)
-        & (np.maximum(ws, hs) <= 6 * np.maximum(np.minimum(ws, hs), 2))
+        & (np.maximum(ws, hs) <= 12 * np.maximum(np.minimum(ws, hs), 2))
     )
     keep = np.flatnonzero(is_glyph) + 1
     if keep.size == 0:
@@ -59,10 +59,12 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> list[Block]:
     _n, _, bstats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
     blocks = []
     for x, y, w, h, _area in bstats[1:]:
-        # undo the dilation's growth, keep a small margin for the recogniser
+        # undo the dilation's growth, keeping half a glyph of margin: an excluded thin glyph
+        # ("I", "!") at a line's end must not be cut off
         pad_x, pad_y = (across // 2, along // 2) if vertical else (along // 2, across // 2)
-        x0, y0 = max(0, x + pad_x - 4), max(0, y + pad_y - 4)
-        x1, y1 = min(width, x + w - pad_x + 4), min(height, y + h - pad_y + 4)
+        margin = int(glyph * 0.5)
+        x0, y0 = max(0, x + pad_x - margin), max(0, y + pad_y - margin)
+        x1, y1 = min(width, x + w - pad_x + margin), min(height, y + h - pad_y + margin)
         if x1 - x0 < glyph * 0.8 or y1 - y0 < glyph * 0.8:
             continue  # a lone dot or speck
         blocks.append(Block(int(x0), int(y0), int(x1 - x0), int(y1 - y0), glyph))
