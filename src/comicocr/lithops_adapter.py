@@ -111,6 +111,7 @@ class LithopsDispatcher:
                 "status": "error",
                 "error_class": str(ErrorClass.RETRYABLE),
                 "error": error,
+                "chunk_failed": True,  # the call died as a whole: no single page is known to be at fault
             }
             for p in chunk["pages"]
         ]

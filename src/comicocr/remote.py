@@ -30,8 +30,8 @@ def process_chunk(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     """OCR every page of ``chunk`` and write each result; return an outcome per page.
 
     ``chunk`` = ``{"engine": {"name", "options", "lang", "gpu"}, "direction",
-    "output", "skip_existing", "max_image_bytes", "pages": [{"key",
-    "canonical_id", "image_path"}]}``.
+    "output", "skip_existing", "max_image_bytes", "allowed_roots", "allow_http",
+    "pages": [{"key", "canonical_id", "image_path"}]}``.
     """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread per worker process
     spec = chunk["engine"]
@@ -54,6 +54,7 @@ def _process_page(
         location = storage.result_location(chunk["output"], page["canonical_id"])
         if chunk.get("skip_existing") and storage.exists(location):
             return _outcome(page, "skipped", result=location)
+        storage.check_allowed(page["image_path"], chunk.get("allowed_roots") or [], chunk.get("allow_http", False))
         data = storage.read_bytes(page["image_path"], chunk["max_image_bytes"])
         image = images.decode(data)
         direction = chunk.get("direction") or layout.default_direction(spec["lang"])
@@ -72,7 +73,8 @@ def _process_page(
             direction=direction,
             duration_s=duration,
         )
-        storage.write_atomic(location, results.encode(result))
+        if not storage.write_atomic(location, results.encode(result), overwrite=not chunk.get("skip_existing")):
+            return _outcome(page, "skipped", result=location)  # a racing delivery wrote it first
     except PageError as exc:
         return _error(page, exc.error_class, str(exc))
     except MemoryError:

@@ -48,12 +48,17 @@ class Settings(BaseSettings):
     poll_wait_s: float = Field(20.0, ge=0, le=20)
 
     # reliability
-    visibility_timeout_s: int = Field(900, ge=30, le=MAX_VISIBILITY_S)
-    task_timeout_s: int = Field(600, ge=10)
+    visibility_timeout_s: int = Field(900, ge=2, le=MAX_VISIBILITY_S)
+    task_timeout_s: int = Field(600, ge=1, description="the most one Lithops call (a chunk of pages) may run")
     max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
     backoff_base_s: int = Field(15, ge=0, le=900)
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     skip_existing: bool = True
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="folders and s3://bucket[/prefix] images may be read from; empty: anywhere (warned)",
+    )
+    allow_http: bool = Field(False, description="allow http(s):// image paths")
 
     @model_validator(mode="after")
     def _timeouts_fit(self) -> Self:

@@ -53,15 +53,62 @@ def _s3_error(exc: Exception, what: str) -> Exception:
     return RetryableError(f"{what}: {type(exc).__name__}")
 
 
+def is_http(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_allowed(uri: str, roots: list[str], allow_http: bool = False) -> None:
+    """Refuse image paths outside ``roots`` (folders, ``s3://bucket[/prefix]``); empty roots allow all.
+
+    Local paths are compared after resolving symlinks and ``..``, so a link inside an
+    allowed folder that points outside it is refused too.
+    """
+    if is_http(uri):
+        if not allow_http:
+            raise PermanentError("http(s) image paths are refused (set COMICOCR_ALLOW_HTTP=true to allow them)")
+        return
+    if "://" in uri and not is_s3(uri):
+        raise PermanentError(f"unsupported image URI scheme: {uri.split('://')[0][:20]}")
+    if not roots:
+        return
+    if is_s3(uri):
+        if any(is_s3(r) and uri.startswith(r.rstrip("/") + "/") for r in roots):
+            return
+    else:
+        real = Path(os.path.realpath(uri))
+        if any(not is_s3(r) and real.is_relative_to(os.path.realpath(r)) for r in roots):
+            return
+    raise PermanentError(f"image path is outside the allowed roots: {uri[:200]}")
+
+
+def _read_http(uri: str, max_bytes: int) -> bytes:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri, timeout=30) as resp:  # noqa: S310 - scheme checked by the caller
+            data: bytes = resp.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        if 400 <= exc.code < 500 and exc.code not in (408, 429):
+            raise PermanentError(f"cannot fetch image: HTTP {exc.code}") from None
+        raise RetryableError(f"cannot fetch image: HTTP {exc.code}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise RetryableError(f"cannot fetch image: {type(exc).__name__}") from None
+    return data
+
+
 def read_bytes(uri: str, max_bytes: int) -> bytes:
     """Read an image, refusing anything over ``max_bytes``."""
-    if is_s3(uri):
+    data: bytes
+    if is_http(uri):
+        data = _read_http(uri, max_bytes)
+    elif is_s3(uri):
         bucket, key = split_s3(uri)
         try:
             head = _s3().head_object(Bucket=bucket, Key=key)
             if head["ContentLength"] > max_bytes:
                 raise PermanentError(f"image is larger than {max_bytes} bytes")
-            data: bytes = _s3().get_object(Bucket=bucket, Key=key)["Body"].read(max_bytes + 1)
+            data = _s3().get_object(Bucket=bucket, Key=key)["Body"].read(max_bytes + 1)
         except PermanentError:
             raise
         except Exception as exc:
@@ -112,15 +159,28 @@ def exists(location: str) -> bool:
     return os.path.exists(location)
 
 
-def write_atomic(location: str, data: bytes, content_type: str = "application/json") -> None:
-    """Write ``data`` so that readers see either nothing or the whole file."""
+def write_atomic(
+    location: str, data: bytes, content_type: str = "application/json", overwrite: bool = True
+) -> bool:
+    """Write ``data`` so that readers see either nothing or the whole file.
+
+    With ``overwrite=False`` on S3 the PUT is conditional (``If-None-Match: *``): when two
+    deliveries of one page race, the first result stays. Returns False when it was there.
+    """
     if is_s3(location):
+        from botocore.exceptions import ClientError
+
         bucket, key = split_s3(location)
+        extra = {} if overwrite else {"IfNoneMatch": "*"}
         try:
-            _s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+            _s3().put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, **extra)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+                return False
+            raise _s3_error(exc, "cannot write result") from None
         except Exception as exc:
             raise _s3_error(exc, "cannot write result") from None
-        return
+        return True
     path = Path(location)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,9 +190,10 @@ def write_atomic(location: str, data: bytes, content_type: str = "application/js
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())  # durable before the message is deleted
-            os.replace(tmp, path)
+            os.replace(tmp, path)  # atomic: the same key is replaced whole, never duplicated
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
         raise RetryableError(f"cannot write result: {exc.strerror}") from None
+    return True

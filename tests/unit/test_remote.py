@@ -38,7 +38,7 @@ def test_each_page_gets_its_own_outcome(tmp_path: Path, sample_pages: Path) -> N
     assert (by_id["s/missing"]["error_class"], by_id["s/junk"]["error_class"]) == ("permanent", "permanent")
     assert "not found" in by_id["s/missing"]["error"]
     assert "not a supported image" in by_id["s/junk"]["error"]
-    assert "unsupported image URI scheme" in by_id["s/web"]["error"]
+    assert "http(s) image paths are refused" in by_id["s/web"]["error"]
     result = json.loads((tmp_path / "out" / "s" / "good_ocr.json").read_text())
     assert result["canonical_id"] == "s/good"
     assert result["num_regions"] == 0

@@ -7,33 +7,34 @@
 - heartbeat: keep extending the visibility of messages still held
 
 ``until_idle`` drains the queue and returns (backfills, tests, ``comicocr run``);
-otherwise it runs until ``stop()`` (SIGTERM/SIGINT): stop receiving, hand back
-what was not dispatched, finish the batches in flight, flush acks, return.
+otherwise it runs until ``stop()`` (SIGTERM/SIGINT): stop receiving, hand back what
+was not dispatched, finish the batches in flight, flush acks, return. A second
+``stop()`` hands everything back at once and returns without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from comicocr.consumer import acker
-from comicocr.consumer.batcher import group_key, next_batch, split_evenly
+from comicocr.consumer.batcher import next_batch
+from comicocr.consumer.dispatch import Dispatcher, build_chunks, run_chunks
 from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.messages import PageMessage, parse_body
-from comicocr.queues.base import Message, Outgoing, Queue
+from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Outgoing, Queue
 from comicocr.redact import redact
 from comicocr.settings import Settings
 
 log = structlog.get_logger("comicocr.consumer")
 
-
-class Dispatcher(Protocol):
-    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]: ...
+__all__ = ["Consumer", "Dispatcher", "Stats"]
 
 
 @dataclass
@@ -48,6 +49,12 @@ class Stats:
         return time.monotonic() - self.started
 
 
+@dataclass
+class _Held:
+    message: Message
+    received_at: float  # monotonic; SQS caps a message's total visibility at 12 h from receipt
+
+
 class Consumer:
     def __init__(
         self, queue: Queue, dispatcher: Dispatcher, settings: Settings, *, until_idle: bool = False
@@ -58,25 +65,42 @@ class Consumer:
         self.until_idle = until_idle
         self.stats = Stats()
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
-        self._held: dict[str, Message] = {}  # receipt -> message, from receive until settled
+        self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
         self._batches = asyncio.Semaphore(settings.max_inflight_batches)
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        self._abort = asyncio.Event()
 
     def stop(self) -> None:
-        """Begin a graceful stop (safe to call from a signal handler)."""
+        """Begin a graceful stop; a second call aborts (safe to call from a signal handler)."""
+        if self._stopping.is_set():
+            log.warning("consumer.abort", held=len(self._held))
+            self._abort.set()
         self._stopping.set()
 
     async def run(self) -> Stats:
-        async with asyncio.TaskGroup() as group:
-            receiver = group.create_task(self._receive_loop())
-            batcher = group.create_task(self._batch_loop())
-            heartbeat = group.create_task(self._heartbeat_loop())
+        tasks = [
+            asyncio.create_task(self._receive_loop()),
+            asyncio.create_task(self._batch_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
+        try:
             await self._stopping.wait()
-            receiver.cancel()
-            batcher.cancel()
-            await self._drain()
-            heartbeat.cancel()
+            for task in tasks[:2]:
+                task.cancel()
+            drain = asyncio.create_task(self._drain())
+            abort = asyncio.create_task(self._abort.wait())
+            await asyncio.wait([drain, abort], return_when=asyncio.FIRST_COMPLETED)
+            if not drain.done():
+                drain.cancel()
+                for batch in list(self._inflight):
+                    batch.cancel()
+                await self._hand_back()
+            abort.cancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         return self.stats
 
     # -- receive ---------------------------------------------------------------------
@@ -84,7 +108,7 @@ class Consumer:
         wait_s = min(self.settings.poll_wait_s, 1.0) if self.until_idle else self.settings.poll_wait_s
         failures = 0
         while not self._stopping.is_set():
-            want = min(10, self._buffer.maxsize - self._buffer.qsize())
+            want = min(MAX_BATCH, self._buffer.maxsize - self._buffer.qsize())
             if want <= 0:
                 await asyncio.sleep(0.05)  # buffer full: stop pulling, leave work on the queue
                 continue
@@ -98,7 +122,7 @@ class Consumer:
                 await asyncio.sleep(delay)
                 continue
             for message in messages:
-                self._held[message.receipt] = message
+                self._held[message.receipt] = _Held(message, time.monotonic())
                 self.stats.received += 1
                 await self._buffer.put(message)
             if not messages and self.until_idle and await self._idle():
@@ -135,6 +159,8 @@ class Consumer:
             "output": page.output or s.output,
             "skip_existing": s.skip_existing,
             "max_image_bytes": s.max_image_bytes,
+            "allowed_roots": s.allowed_roots,
+            "allow_http": s.allow_http,
         }
 
     async def _run_batch(self, batch: list[Message]) -> None:
@@ -149,88 +175,42 @@ class Consumer:
 
     async def _process(self, batch: list[Message]) -> list[acker.Action]:
         actions: list[acker.Action] = []
-        groups: dict[str, tuple[dict[str, Any], list[tuple[Message, PageMessage]]]] = {}
+        work: list[tuple[Message, PageMessage, dict[str, Any]]] = []
         for message in batch:
             try:
                 pages = parse_body(message.body)
             except PoisonMessage as exc:
-                actions.append(
-                    acker.Action(
-                        "dead", message, None, ErrorClass.POISON, str(exc), acker.attempts_of(message) + 1
-                    )
-                )
+                attempts = acker.attempts_of(message) + 1
+                actions.append(acker.Action("dead", message, None, ErrorClass.POISON, str(exc), attempts))
                 continue
             if len(pages) == 1:
-                spec = self._page_spec(pages[0])
-                groups.setdefault(group_key(spec), (spec, []))[1].append((message, pages[0]))
-            else:  # an S3 event with several objects: one message per page, then drop the event
+                work.append((message, pages[0], self._page_spec(pages[0])))
+            else:  # an S3 event with several objects (or none): one message per page, then drop it
                 actions.append(await self._fan_out(message, pages))
-        chunks: list[dict[str, Any]] = []
-        owners: list[list[tuple[Message, PageMessage]]] = []
-        for spec, items in groups.values():
-            for part in split_evenly(items, self.settings.workers, self.settings.max_chunk):
-                pages_json = [
-                    {"key": str(i), "canonical_id": p.canonical_id, "image_path": p.image_path}
-                    for i, (_, p) in enumerate(part)
-                ]
-                chunks.append({**spec, "pages": pages_json})
-                owners.append(part)
-        if chunks:
-            started = time.monotonic()
-            log.info("batch.dispatched", pages=sum(len(o) for o in owners), chunks=len(chunks))
-            results = await self._dispatch(chunks)
-            for chunk, part, outcomes in zip(chunks, owners, results, strict=True):
-                by_key = {o["key"]: o for o in outcomes}
-                for i, (message, page) in enumerate(part):
-                    outcome = by_key.get(str(i)) or {
-                        "status": "error",
-                        "error_class": "retryable",
-                        "error": "no outcome from worker",
-                    }
-                    outcome.setdefault("canonical_id", page.canonical_id)
-                    actions.append(
-                        acker.decide(
-                            message,
-                            outcome,
-                            engine=chunk["engine"]["name"],
-                            max_attempts=self.settings.max_attempts,
-                            backoff_base_s=self.settings.backoff_base_s,
-                        )
-                    )
-            log.info(
-                "batch.done", pages=sum(len(o) for o in owners), seconds=round(time.monotonic() - started, 3)
+        if not work:
+            return actions
+        s = self.settings
+        chunks = build_chunks(work, s.workers, s.max_chunk)
+        started = time.monotonic()
+        log.info("batch.dispatched", pages=len(work), chunks=len(chunks))
+        for message, _page, spec, outcome in await run_chunks(self.dispatcher, chunks, s.workers, s.task_timeout_s):
+            actions.append(
+                acker.decide(
+                    message, outcome, engine=spec["engine"]["name"],
+                    max_attempts=s.max_attempts, backoff_base_s=s.backoff_base_s,
+                )
             )
+        log.info("batch.done", pages=len(work), seconds=round(time.monotonic() - started, 3))
         return actions
 
-    async def _dispatch(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-        # The deadline lives here, on the asyncio side (Lithops' wait(timeout=) uses SIGALRM).
-        deadline = self.settings.task_timeout_s + 60
-        try:
-            return await asyncio.wait_for(asyncio.to_thread(self.dispatcher.run_chunks, chunks), deadline)
-        except Exception as exc:
-            error = "dispatch timed out" if isinstance(exc, TimeoutError) else f"dispatch failed: {exc}"
-            log.warning("batch.dispatch_failed", error=redact(error)[:200])
-            return [
-                [
-                    {
-                        "key": p["key"],
-                        "canonical_id": p["canonical_id"],
-                        "status": "error",
-                        "error_class": "retryable",
-                        "error": error[:300],
-                    }
-                    for p in c["pages"]
-                ]
-                for c in chunks
-            ]
-
     async def _fan_out(self, message: Message, pages: list[PageMessage]) -> acker.Action:
-        for start in range(0, len(pages), 10):
-            group = pages[start : start + 10]
-            failed = await self.queue.send_batch([Outgoing(p.to_body()) for p in group])
-            if failed:  # keep the event; it comes back after its visibility timeout
+        for start in range(0, len(pages), MAX_BATCH):
+            group = pages[start : start + MAX_BATCH]
+            if await self.queue.send_batch([Outgoing(p.to_body()) for p in group]):
+                # Keep the event; it comes back after its visibility timeout. Pages already
+                # sent may then be sent twice: results are idempotent, so that is harmless.
                 return acker.Action("release", message, status="fan_out_failed")
-        return acker.Action("delete", message, status="fanned_out")
+        return acker.Action("delete", message, status="fanned_out" if pages else "empty")
 
     async def _settle(self, actions: list[acker.Action]) -> None:
         result = await acker.apply(self.queue, actions)
@@ -243,42 +223,46 @@ class Consumer:
                 ident = action.canonical_id or f"message {action.message.id}"
                 self.stats.dead.append((ident, str(action.error_class), action.reason))
                 log.warning(
-                    "page.dead_lettered",
-                    id=ident,
-                    error_class=str(action.error_class),
-                    reason=action.reason[:200],
+                    "page.dead_lettered", id=ident, error_class=str(action.error_class), reason=action.reason[:200]
                 )
             elif action.kind == "retry":
                 log.info(
-                    "page.retry",
-                    id=action.canonical_id,
-                    attempt=action.attempts,
-                    delay_s=action.delay_s,
-                    reason=action.reason[:200],
+                    "page.retry", id=action.canonical_id, attempt=action.attempts,
+                    delay_s=action.delay_s, reason=action.reason[:200],
                 )
 
     # -- heartbeat and shutdown --------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
-        interval = self.settings.visibility_timeout_s / 2
+        """Every half timeout, push the visibility of every held message one timeout further,
+        but never past SQS's 12-hour cap counted from the receive."""
+        timeout = self.settings.visibility_timeout_s
         while True:
-            await asyncio.sleep(interval)
-            held = list(self._held)
-            for start in range(0, len(held), 10):
-                group = held[start : start + 10]
+            await asyncio.sleep(timeout / 2)
+            now = time.monotonic()
+            items = []
+            for receipt, held in list(self._held.items()):
+                left = MAX_VISIBILITY_S - (now - held.received_at) - 60
+                if left > 1:
+                    items.append((receipt, int(min(timeout, left))))
+            for start in range(0, len(items), MAX_BATCH):
+                group = items[start : start + MAX_BATCH]
                 try:
-                    await self.queue.change_visibility_batch(
-                        [(r, self.settings.visibility_timeout_s) for r in group]
-                    )
+                    await self.queue.change_visibility_batch(group)
                 except Exception as exc:
                     log.warning("heartbeat.failed", count=len(group), error=redact(str(exc))[:200])
 
     async def _drain(self) -> None:
-        """Let batches in flight finish, then hand back everything else still held
-        (buffered, or taken by the batcher when it was cancelled) at visibility 0."""
+        """Let batches in flight finish, then hand back everything else still held."""
         if self._inflight:
             await asyncio.wait(list(self._inflight))
+        await self._hand_back()
+
+    async def _hand_back(self) -> None:
+        """Visibility 0 for every held message (buffered, or taken by a cancelled batch):
+        another consumer takes them now, and no attempt is counted against them."""
         while not self._buffer.empty():
             self._buffer.get_nowait()
-        leftover = list(self._held.values())
+        leftover = [h.message for h in self._held.values()]
         if leftover:
-            await self._settle([acker.Action("release", m, status="handed_back") for m in leftover])
+            with contextlib.suppress(Exception):
+                await self._settle([acker.Action("release", m, status="handed_back") for m in leftover])
