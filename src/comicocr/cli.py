@@ -1,8 +1,8 @@
 """The ``comicocr`` command line: builds Settings once and passes them down.
 
 Exit codes: 0 every page has a result; 1 unexpected error; 2 bad usage or
-configuration; 3 some page ended in the dead-letter queue; 4 some manifest row
-was rejected (and no page was dead-lettered).
+configuration; 3 some page ended in the dead-letter queue; 4 some manifest row was
+rejected (and no page was dead-lettered).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import typer
 from pydantic import ValidationError
 
 from comicocr import logs, storage
-from comicocr.errors import ConfigError
+from comicocr.errors import ConfigError, PageError
 from comicocr.settings import Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED = 0, 1, 2, 3, 4
@@ -42,6 +42,10 @@ Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")
 BatchSize = Annotated[int | None, typer.Option(help="micro-batch size N")]
 BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
 ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
+AllowRoot = Annotated[
+    list[str] | None,
+    typer.Option(help="folder or s3://bucket[/prefix] images may come from (repeatable)"),
+]
 
 
 def _settings(**flags: Any) -> Settings:
@@ -61,24 +65,65 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _install_signals(stop: Any) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
+def _open_queue(settings: Settings) -> Any:
+    from comicocr.queues import open_queue
+
+    return open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
+
+
+async def _ensure(queue: Any) -> None:
+    """Create the queues if needed, riding out a queue server that is still starting."""
+    import stamina
+
+    async for attempt in stamina.retry_context(on=Exception, attempts=8, wait_initial=0.5, wait_max=8.0):
+        with attempt:
+            await queue.ensure()
+
+
+def _manifest_pages(
+    manifest: Path, settings: Settings, image_path_prefix: str | None, method: str | None
+) -> Any:
+    """Read a manifest; reject rows outside the allowed roots (default: the manifest's folder,
+    the image prefix, and every --allow-root) with their line numbers."""
+    from comicocr.manifest import RejectedRow, read_manifest
+    from comicocr.messages import PageMessage
+
+    parsed = read_manifest(manifest, image_path_prefix)
+    roots = [str(manifest.resolve().parent), *([image_path_prefix] if image_path_prefix else [])]
+    settings.allowed_roots = [*roots, *settings.allowed_roots]
+    rows = []
+    for row in parsed.rows:
+        try:
+            storage.check_allowed(row.image_path, settings.allowed_roots, settings.allow_http)
+        except PageError as exc:
+            parsed.rejected.append(RejectedRow(row.line, f"{exc} (add --allow-root to read from there)"))
+            continue
+        rows.append(row)
+    for bad in sorted(parsed.rejected, key=lambda r: r.line):
+        typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
+    pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method) for r in rows]
+    return pages, parsed.rejected
 
 
 async def _consume(settings: Settings, until_idle: bool) -> Any:
     from comicocr.consumer import Consumer
     from comicocr.lithops_adapter import LithopsDispatcher, load_config
-    from comicocr.queues import open_queue
 
-    queue = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
-    await queue.ensure()
+    if not settings.allowed_roots:
+        typer.echo(
+            "warning: no allowed roots set: messages may name any file or bucket this process can read "
+            "(set COMICOCR_ALLOWED_ROOTS or --allow-root)",
+            err=True,
+        )
+    queue = _open_queue(settings)
+    await _ensure(queue)
     config = load_config(settings.lithops_config, settings.backend, settings.storage, settings.workers)
     dispatcher = await asyncio.to_thread(LithopsDispatcher, config, settings.task_timeout_s)
     try:
         consumer = Consumer(queue, dispatcher, settings, until_idle=until_idle)
-        _install_signals(consumer.stop)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, consumer.stop)
         return await consumer.run()
     finally:
         await asyncio.to_thread(dispatcher.close)
@@ -98,6 +143,7 @@ def run(
     backend: Backend = None,
     lithops_config: LithopsConfig = None,
     image_path_prefix: ImagePrefix = None,
+    allow_root: AllowRoot = None,
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
     gpu: Gpu = False,
@@ -105,9 +151,6 @@ def run(
 ) -> None:
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
     logs.configure(verbose)
-    from comicocr.manifest import read_manifest
-    from comicocr.messages import PageMessage
-
     settings = _settings(
         method=method,
         lang=lang,
@@ -121,37 +164,32 @@ def run(
         gpu=gpu,
         batch_size=batch_size,
         batch_window_s=batch_window_s,
+        allowed_roots=allow_root,
     )
-    parsed = read_manifest(manifest, image_path_prefix)
-    for bad in parsed.rejected:
-        typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
-    todo = [
-        r for r in parsed.rows if not storage.exists(storage.result_location(settings.output, r.canonical_id))
-    ]
-    already = len(parsed.rows) - len(todo)
-    pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path) for r in todo]
+    pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
+    todo = [p for p in pages if not storage.exists(storage.result_location(settings.output, p.canonical_id))]
+    already = len(pages) - len(todo)
 
     async def main() -> tuple[Any, Any]:
         from comicocr.producer import enqueue_pages
-        from comicocr.queues import open_queue
 
-        q = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
-        await q.ensure()
+        q = _open_queue(settings)
+        await _ensure(q)
         try:
-            report = await enqueue_pages(q, pages)
+            report = await enqueue_pages(q, todo)
         finally:
             await q.close()
         return report, await _consume(settings, until_idle=True)
 
     typer.echo(
-        f"comicocr: {len(pages)} pages to OCR with {settings.method} ({already} already done) "
-        f"-> {settings.output}",
+        f"comicocr: {len(todo)} pages to OCR with {settings.method} ({already} already done)"
+        f" -> {settings.output}",
         err=True,
     )
     report, stats = asyncio.run(main())
     done = stats.outcomes["done"] + stats.outcomes["skipped"]
     typer.echo(
-        f"done: {done + already} of {len(parsed.rows)} pages have results in {_where(settings.output)}"
+        f"done: {done + already} of {len(pages)} pages have results in {_where(settings.output)}"
         f" ({done} this run, {already} already there)"
     )
     typer.echo(
@@ -161,11 +199,11 @@ def run(
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
-    if parsed.rejected:
-        typer.echo(f"rejected manifest rows: {len(parsed.rejected)} (see messages above)")
+    if rejected:
+        typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
     if stats.dead or report.failed:
         raise typer.Exit(EXIT_DEAD_LETTERED)
-    if parsed.rejected:
+    if rejected:
         raise typer.Exit(EXIT_REJECTED)
 
 
@@ -180,39 +218,32 @@ def enqueue(
     canonical_id: Annotated[str | None, typer.Option(help="one page: its id")] = None,
     image: Annotated[str | None, typer.Option(help="one page: its image path or s3:// URI")] = None,
     image_path_prefix: ImagePrefix = None,
+    allow_root: AllowRoot = None,
     method: Method = None,
     verbose: Verbose = False,
 ) -> None:
     """Send a manifest (backfill) or one page (continuous ingestion) to the queue."""
     logs.configure(verbose)
-    from comicocr.manifest import read_manifest
     from comicocr.messages import PageMessage
     from comicocr.producer import enqueue_pages
-    from comicocr.queues import open_queue
 
+    settings = _settings(queue=queue, allowed_roots=allow_root)
     if (manifest is None) == (canonical_id is None):
         raise _fail("give either --manifest or --canonical-id with --image")
-    rejected = 0
-    try:
-        if manifest is not None:
-            parsed = read_manifest(manifest, image_path_prefix)
-            for bad in parsed.rejected:
-                typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
-            rejected = len(parsed.rejected)
-            pages = [
-                PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method)
-                for r in parsed.rows
-            ]
-        else:
-            if not image:
-                raise _fail("--canonical-id needs --image")
+    rejected: list[Any] = []
+    if manifest is not None:
+        pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, method)
+    else:
+        if not image:
+            raise _fail("--canonical-id needs --image")
+        try:
             pages = [PageMessage(canonical_id=canonical_id or "", image_path=image, method=method)]
-    except ValidationError as exc:
-        raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
+        except ValidationError as exc:
+            raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
 
     async def main() -> Any:
-        q = open_queue(queue)
-        await q.ensure()
+        q = _open_queue(settings)
+        await _ensure(q)
         try:
             return await enqueue_pages(q, pages)
         finally:
@@ -239,6 +270,7 @@ def consume(
     workers: Workers = None,
     backend: Backend = None,
     lithops_config: LithopsConfig = None,
+    allow_root: AllowRoot = None,
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="drain the queue, then exit")] = False,
@@ -260,6 +292,7 @@ def consume(
         batch_size=batch_size,
         batch_window_s=batch_window_s,
         gpu=gpu,
+        allowed_roots=allow_root,
     )
     stats = asyncio.run(_consume(settings, until_idle))
     typer.echo(
@@ -270,16 +303,53 @@ def consume(
 
 
 @app.command()
-def status(
-    queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
+def redrive(
+    queue: Queue = None,
+    dlq: Annotated[str | None, typer.Option(help="dead-letter queue (default <queue>-dlq)")] = None,
+    error_class: Annotated[
+        list[str] | None,
+        typer.Option(help="only this error class: permanent, poison, retries_exhausted (repeatable)"),
+    ] = None,
+    id_prefix: Annotated[str | None, typer.Option(help="only canonical ids starting with this")] = None,
+    method: Method = None,
+    max_messages: Annotated[int | None, typer.Option("--max", help="move at most this many")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would move; move nothing")] = False,
 ) -> None:
-    """Queue depths: waiting, in flight, delayed, dead-lettered."""
-    from comicocr.queues import open_queue
+    """Move dead-lettered pages back to the queue, optionally to another engine."""
+    from comicocr.consumer.redrive import redrive as do_redrive
 
     settings = _settings(queue=queue, dlq=dlq)
 
     async def main() -> Any:
-        q = open_queue(settings.queue_address, settings.dlq)
+        q = _open_queue(settings)
+        try:
+            return await do_redrive(
+                q,
+                error_classes=set(error_class or []),
+                id_prefix=id_prefix,
+                method=method,
+                max_messages=max_messages,
+                dry_run=dry_run,
+            )
+        finally:
+            await q.close()
+
+    report = asyncio.run(main())
+    verb = "would move" if dry_run else "moved"
+    for item in report.listed:
+        typer.echo(f"{verb}: {item.canonical_id or '-'} [{item.error_class}] {item.error}")
+    typer.echo(f"{verb} {len(report.listed) if dry_run else report.moved} messages ({report.via})")
+
+
+@app.command()
+def status(
+    queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
+) -> None:
+    """Queue depths: waiting, in flight, delayed, dead-lettered."""
+    settings = _settings(queue=queue, dlq=dlq)
+
+    async def main() -> Any:
+        q = _open_queue(settings)
         try:
             return await q.depths()
         finally:

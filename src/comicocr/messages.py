@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from comicocr.errors import PoisonMessage
 from comicocr.ids import check_id
 
-# SQS caps a message at 256 KiB; a page body is a few hundred bytes, so anything
-# near the cap is hostile or a bug.
-MAX_BODY_BYTES = 256 * 1024
+# A page body is a few hundred bytes and an S3 event a few KiB; SQS allows 256 KiB,
+# so anything past this is hostile or a bug.
+MAX_BODY_BYTES = 64 * 1024
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 
 

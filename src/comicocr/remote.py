@@ -54,7 +54,9 @@ def _process_page(
         location = storage.result_location(chunk["output"], page["canonical_id"])
         if chunk.get("skip_existing") and storage.exists(location):
             return _outcome(page, "skipped", result=location)
-        storage.check_allowed(page["image_path"], chunk.get("allowed_roots") or [], chunk.get("allow_http", False))
+        storage.check_allowed(
+            page["image_path"], chunk.get("allowed_roots") or [], chunk.get("allow_http", False)
+        )
         data = storage.read_bytes(page["image_path"], chunk["max_image_bytes"])
         image = images.decode(data)
         direction = chunk.get("direction") or layout.default_direction(spec["lang"])
@@ -73,7 +75,9 @@ def _process_page(
             direction=direction,
             duration_s=duration,
         )
-        if not storage.write_atomic(location, results.encode(result), overwrite=not chunk.get("skip_existing")):
+        if not storage.write_atomic(
+            location, results.encode(result), overwrite=not chunk.get("skip_existing")
+        ):
             return _outcome(page, "skipped", result=location)  # a racing delivery wrote it first
     except PageError as exc:
         return _error(page, exc.error_class, str(exc))

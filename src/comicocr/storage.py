@@ -65,10 +65,12 @@ def check_allowed(uri: str, roots: list[str], allow_http: bool = False) -> None:
     """
     if is_http(uri):
         if not allow_http:
-            raise PermanentError("http(s) image paths are refused (set COMICOCR_ALLOW_HTTP=true to allow them)")
+            raise PermanentError(
+                "http(s) image paths are refused (set COMICOCR_ALLOW_HTTP=true to allow them)"
+            )
         return
     if "://" in uri and not is_s3(uri):
-        raise PermanentError(f"unsupported image URI scheme: {uri.split('://')[0][:20]}")
+        raise PermanentError(f"unsupported image URI scheme: {uri.split('://', maxsplit=1)[0][:20]}")
     if not roots:
         return
     if is_s3(uri):

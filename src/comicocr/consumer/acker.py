@@ -67,7 +67,9 @@ def decide(
         # Throttling is the service's state, not the page's fault: retry later, count nothing.
         delay = int(min(MAX_DELAY_S, max(1, float(outcome.get("retry_after_s") or backoff_base_s or 1))))
         reason = redact(str(outcome.get("error", "throttled")))
-        return Action("retry", message, cid, ErrorClass.RETRYABLE, reason, attempts_of(message), delay, engine)
+        return Action(
+            "retry", message, cid, ErrorClass.RETRYABLE, reason, attempts_of(message), delay, engine
+        )
     error_class = ErrorClass(outcome.get("error_class", ErrorClass.RETRYABLE))
     reason = redact(str(outcome.get("error", "unknown error")))
     attempts = attempts_of(message) + 1

@@ -59,8 +59,14 @@ def build_chunks(
 
 def _failed(chunk: Chunk, error: str) -> list[Outcome]:
     return [
-        {"key": str(i), "canonical_id": p.canonical_id, "status": "error", "error_class": "retryable",
-         "error": error[:300], "chunk_failed": True}
+        {
+            "key": str(i),
+            "canonical_id": p.canonical_id,
+            "status": "error",
+            "error_class": "retryable",
+            "error": error[:300],
+            "chunk_failed": True,
+        }
         for i, (_, p) in enumerate(chunk.items)
     ]
 
@@ -86,7 +92,8 @@ async def run_chunks(
 
     results = await _run(dispatcher, chunks, deadline(len(chunks)))
     suspects = [
-        i for i, (c, outs) in enumerate(zip(chunks, results, strict=True))
+        i
+        for i, (c, outs) in enumerate(zip(chunks, results, strict=True))
         if len(c.items) > 1 and outs and all(o.get("chunk_failed") for o in outs)
     ]
     if suspects:
@@ -99,8 +106,11 @@ async def run_chunks(
     for chunk, outcomes in zip(chunks, results, strict=True):
         by_key = {o.get("key"): o for o in outcomes}
         for i, (message, page) in enumerate(chunk.items):
-            outcome = by_key.get(str(i)) or {"status": "error", "error_class": "retryable",
-                                             "error": "no outcome from worker"}
+            outcome = by_key.get(str(i)) or {
+                "status": "error",
+                "error_class": "retryable",
+                "error": "no outcome from worker",
+            }
             outcome.setdefault("canonical_id", page.canonical_id)
             out.append((message, page, chunk.spec, outcome))
     return out

@@ -193,11 +193,16 @@ class Consumer:
         chunks = build_chunks(work, s.workers, s.max_chunk)
         started = time.monotonic()
         log.info("batch.dispatched", pages=len(work), chunks=len(chunks))
-        for message, _page, spec, outcome in await run_chunks(self.dispatcher, chunks, s.workers, s.task_timeout_s):
+        for message, _page, spec, outcome in await run_chunks(
+            self.dispatcher, chunks, s.workers, s.task_timeout_s
+        ):
             actions.append(
                 acker.decide(
-                    message, outcome, engine=spec["engine"]["name"],
-                    max_attempts=s.max_attempts, backoff_base_s=s.backoff_base_s,
+                    message,
+                    outcome,
+                    engine=spec["engine"]["name"],
+                    max_attempts=s.max_attempts,
+                    backoff_base_s=s.backoff_base_s,
                 )
             )
         log.info("batch.done", pages=len(work), seconds=round(time.monotonic() - started, 3))
@@ -223,12 +228,18 @@ class Consumer:
                 ident = action.canonical_id or f"message {action.message.id}"
                 self.stats.dead.append((ident, str(action.error_class), action.reason))
                 log.warning(
-                    "page.dead_lettered", id=ident, error_class=str(action.error_class), reason=action.reason[:200]
+                    "page.dead_lettered",
+                    id=ident,
+                    error_class=str(action.error_class),
+                    reason=action.reason[:200],
                 )
             elif action.kind == "retry":
                 log.info(
-                    "page.retry", id=action.canonical_id, attempt=action.attempts,
-                    delay_s=action.delay_s, reason=action.reason[:200],
+                    "page.retry",
+                    id=action.canonical_id,
+                    attempt=action.attempts,
+                    delay_s=action.delay_s,
+                    reason=action.reason[:200],
                 )
 
     # -- heartbeat and shutdown --------------------------------------------------------

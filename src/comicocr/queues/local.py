@@ -151,6 +151,9 @@ class LocalQueue:
     async def delete_dead_letters(self, receipts: list[str]) -> list[int]:
         return await self._run(lambda db: self._delete(db, DEAD, receipts))
 
+    async def release_dead_letters(self, receipts: list[str]) -> list[int]:
+        return await self.change_visibility_batch([(r, 0) for r in receipts])
+
     async def change_visibility_batch(self, items: list[tuple[str, int]]) -> list[int]:
         def change(db: sqlite3.Connection) -> list[int]:
             now, failed = time.time(), []

@@ -9,6 +9,7 @@ to ``<name>-dlq``; ``ensure()`` creates both with a RedrivePolicy whose high
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from contextlib import AsyncExitStack
@@ -162,15 +163,48 @@ class SQSQueue:
         _, dlq = await self._resolve()
         return await self._delete(dlq, receipts)
 
+    async def release_dead_letters(self, receipts: list[str]) -> list[int]:
+        _, dlq = await self._resolve()
+        return await self._change_visibility(dlq, [(r, 0) for r in receipts])
+
     async def change_visibility_batch(self, items: list[tuple[str, int]]) -> list[int]:
+        url, _ = await self._resolve()
+        return await self._change_visibility(url, items)
+
+    async def _change_visibility(self, url: str, items: list[tuple[str, int]]) -> list[int]:
         if not items:
             return []
-        url, _ = await self._resolve()
         entries = [
             {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(items)
         ]
         resp = await (await self._sqs()).change_message_visibility_batch(QueueUrl=url, Entries=entries)
         return self._failed(resp)
+
+    async def move_dead_letters(self, max_per_second: int | None = None) -> int:
+        """Move every dead letter back with SQS's own StartMessageMoveTask; return how many.
+
+        Raises when the server lacks the API (moto answers HTTP 500): callers fall back
+        to receive -> send -> delete.
+        """
+        url, dlq = await self._resolve()
+        sqs = await self._sqs()
+        arns = []
+        for queue_url in (dlq, url):
+            attrs = await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+            arns.append(attrs["Attributes"]["QueueArn"])
+        args: dict[str, Any] = {"SourceArn": arns[0], "DestinationArn": arns[1]}
+        if max_per_second:
+            args["MaxNumberOfMessagesPerSecond"] = max_per_second
+        await sqs.start_message_move_task(**args)
+        while True:
+            tasks = (await sqs.list_message_move_tasks(SourceArn=arns[0], MaxResults=1)).get("Results", [])
+            if tasks and tasks[0].get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
+                if tasks[0]["Status"] != "COMPLETED":
+                    raise RuntimeError(
+                        f"message move task {tasks[0]['Status']}: {tasks[0].get('FailureReason', '')}"
+                    )
+                return int(tasks[0].get("ApproximateNumberOfMessagesMoved", 0))
+            await asyncio.sleep(0.5)
 
     async def depths(self) -> Depths:
         url, dlq = await self._resolve()
