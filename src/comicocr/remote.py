@@ -30,7 +30,7 @@ def process_chunk(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     """OCR every page of ``chunk`` and write each result; return an outcome per page.
 
     ``chunk`` = ``{"engine": {"name", "options", "lang", "gpu"}, "direction",
-    "output", "skip_existing", "max_image_bytes", "allowed_roots", "allow_http",
+    "output", "skip_existing", "max_image_bytes", "max_image_pixels", "allowed_roots", "allow_http",
     "pages": [{"key", "canonical_id", "image_path"}]}``.
     """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # one thread per worker process
@@ -58,7 +58,7 @@ def _process_page(
             page["image_path"], chunk.get("allowed_roots") or [], chunk.get("allow_http", False)
         )
         data = storage.read_bytes(page["image_path"], chunk["max_image_bytes"])
-        image = images.decode(data)
+        image = images.decode(data, chunk.get("max_image_pixels") or images.MAX_PIXELS)
         direction = chunk.get("direction") or layout.default_direction(spec["lang"])
         regions = layout.order_page(image, engine.recognize(image), direction)
         duration = time.perf_counter() - started

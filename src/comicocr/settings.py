@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
     backoff_base_s: int = Field(15, ge=0, le=900)
     max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    max_image_pixels: int = Field(100_000_000, ge=10_000, description="decompression-bomb guard")
     skip_existing: bool = True
     allowed_roots: list[str] = Field(
         default_factory=list,

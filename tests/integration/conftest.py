@@ -22,6 +22,7 @@ os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
     AWS_ACCESS_KEY_ID="test",
     AWS_SECRET_ACCESS_KEY="test",
+    COMICOCR_FAULT_ENGINES="1",  # the fault-injection engines, for the chaos tests
 )
 
 

@@ -1,9 +1,11 @@
 """What happens to a message after its page was tried: pure decisions, then real applies."""
 
+import asyncio
+import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comicocr.consumer import acker
@@ -100,3 +102,47 @@ def test_every_message_gets_exactly_one_action(cases: list, max_attempts: int) -
         else:
             assert action.kind == ("dead" if attempts + 1 >= max_attempts else "retry")
             assert action.attempts == attempts + 1
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(["done", "permanent", "retryable", "release"]), min_size=1, max_size=25))
+def test_apply_settles_each_receipt_exactly_once(kinds: list[str]) -> None:
+    """Every received message ends deleted, re-sent or dead-lettered, once; none is lost or doubled."""
+
+    async def scenario(path: str) -> None:
+        queue = LocalQueue(f"sqlite:///{path}/q.sqlite3")
+        for start in range(0, len(kinds), 10):
+            await queue.send_batch([Outgoing(str(i)) for i in range(start, min(start + 10, len(kinds)))])
+        received = []
+        while len(received) < len(kinds):
+            received += await queue.receive(10, 0, 300)
+        actions = []
+        for message in received:
+            kind = kinds[int(message.body)]
+            if kind == "release":
+                actions.append(acker.Action("release", message))
+            else:
+                outcome = {"status": "done"} if kind == "done" else {"status": "error", "error_class": kind}
+                actions.append(
+                    acker.decide(message, outcome, engine="null", max_attempts=3, backoff_base_s=0)
+                )
+        result = await acker.apply(queue, actions)
+        assert not result.unsettled
+        assert sorted(a.message.receipt for a in result.applied) == sorted(m.receipt for m in received)
+        back = sorted(int(m.body) for m in await _drain(queue))
+        dead = sorted(int(m.body) for m in await _drain(queue, dead=True))
+        assert back == [i for i, k in enumerate(kinds) if k in ("retryable", "release")]
+        assert dead == [i for i, k in enumerate(kinds) if k == "permanent"]
+        await queue.close()
+
+    with tempfile.TemporaryDirectory() as path:
+        asyncio.run(scenario(path))
+
+
+async def _drain(queue: LocalQueue, dead: bool = False) -> list[Message]:
+    out: list[Message] = []
+    while True:
+        got = await (queue.receive_dead_letters(10, 300) if dead else queue.receive(10, 0, 300))
+        if not got:
+            return out
+        out += got

@@ -100,8 +100,8 @@ async def run_chunks(
         singles = [Chunk(chunks[i].spec, [item]) for i in suspects for item in chunks[i].items]
         log.warning("batch.isolating", chunks=len(suspects), pages=len(singles))
         retried = iter(await _run(dispatcher, singles, deadline(len(singles))))
-        for i in suspects:
-            results[i] = [next(retried)[0] for _ in chunks[i].items]
+        for i in suspects:  # each single ran as key "0": put them back at their places
+            results[i] = [{**next(retried)[0], "key": str(j)} for j in range(len(chunks[i].items))]
     out = []
     for chunk, outcomes in zip(chunks, results, strict=True):
         by_key = {o.get("key"): o for o in outcomes}

@@ -159,6 +159,7 @@ class Consumer:
             "output": page.output or s.output,
             "skip_existing": s.skip_existing,
             "max_image_bytes": s.max_image_bytes,
+            "max_image_pixels": s.max_image_pixels,
             "allowed_roots": s.allowed_roots,
             "allow_http": s.allow_http,
         }
