@@ -1,78 +1,122 @@
-"""Accuracy of each engine on generated comic pages with ground truth.
+"""Accuracy of each engine on generated comic pages with ground truth, as a Markdown table.
 
-    .venv/bin/python bench/accuracy.py --engines tesseract paddleocr --pages 10 --lang en
+    .venv/bin/python bench/accuracy.py --engines tesseract paddleocr --langs en fr ja \\
+        --variants clean jpeg scan --pages 6
 
-Prints, per engine: page CER in reading order (whitespace-normalised), line recall (truth lines
-found with CER <= 0.2 in some region), CPU-s per page, and peak RSS of this process.
+Columns, per engine x language x variant (pages made by comicocr.samples, never seen by the
+engines' authors): page CER in reading order (whitespace-normalised, against the truth's
+balloon order), in-balloon CER (each truth balloon against the regions whose centre lies
+inside it), line recall (truth lines found with CER <= 0.2 in some region), CPU-s per page
+(this process and its children: Tesseract runs as a child), and peak RSS.
+Engines run in this process, one thread each (OMP_THREAD_LIMIT=1), as in a Lithops worker.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
 from comicocr import layout
-from comicocr.engines import load_engine
-from comicocr.samples import make_page
+from comicocr.engines import Region, load_engine
+from comicocr.samples import VARIANTS, degrade, make_page
 
 
 def cpu_s() -> float:
-    """CPU seconds of this process and its children (Tesseract runs as a child process)."""
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def norm(text: str) -> str:
-    return " ".join(text.split())
+def norm(text: str, lang: str) -> str:
+    # Japanese has no spaces between words; elsewhere line breaks are layout, not text.
+    return "".join(text.split()) if lang == "ja" else " ".join(text.split())
+
+
+def in_balloon_errors(regions: list[Region], truth: dict[str, Any], lang: str) -> tuple[int, int]:
+    errors = chars = 0
+    for balloon in truth["balloons"]:
+        x0, y0, x1, y1 = balloon["bbox"]
+        inside = [
+            r.text
+            for r in regions
+            if x0 <= r.bbox[0] + r.bbox[2] / 2 <= x1 and y0 <= r.bbox[1] + r.bbox[3] / 2 <= y1
+        ]
+        want = norm(" ".join(balloon["lines"]), lang)
+        errors += Levenshtein.distance(norm(" ".join(inside), lang), want)
+        chars += len(want)
+    return errors, chars
+
+
+def score(engine: Any, pages: list[tuple[Any, dict[str, Any]]], lang: str, show: bool) -> dict[str, float]:
+    totals = dict.fromkeys(("page_err", "page_chars", "bal_err", "bal_chars", "found", "lines", "cpu"), 0.0)
+    for image, truth in pages:
+        started = cpu_s()
+        regions = layout.order_page(image, engine.recognize(image), truth["direction"])
+        totals["cpu"] += cpu_s() - started
+        got, want = norm("\n".join(r.text for r in regions), lang), norm(truth["full_text"], lang)
+        dist = Levenshtein.distance(got, want)
+        totals["page_err"] += dist
+        totals["page_chars"] += len(want)
+        err, chars = in_balloon_errors(regions, truth, lang)
+        totals["bal_err"] += err
+        totals["bal_chars"] += chars
+        texts = [norm(r.text, lang) for r in regions]
+        lines = [norm(line, lang) for b in truth["balloons"] for line in b["lines"]]
+        totals["lines"] += len(lines)
+        totals["found"] += sum(
+            any(Levenshtein.normalized_distance(ln, t) <= 0.2 for t in texts) for ln in lines
+        )
+        if show and dist:
+            print(f"<!-- CER {dist / max(1, len(want)):.3f}\n got: {got}\nwant: {want} -->")
+    return {
+        "page_cer": totals["page_err"] / max(totals["page_chars"], 1),
+        "balloon_cer": totals["bal_err"] / max(totals["bal_chars"], 1),
+        "recall": totals["found"] / max(totals["lines"], 1),
+        "cpu": totals["cpu"] / len(pages),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--engines", nargs="+", default=["tesseract"])
-    parser.add_argument("--pages", type=int, default=10)
-    parser.add_argument("--lang", default="en")
-    parser.add_argument("--seed", type=int, default=1000)
-    parser.add_argument("--width", type=int, default=1200)
-    parser.add_argument("--height", type=int, default=1800)
-    parser.add_argument("--show", action="store_true", help="print pages whose CER > 0")
+    parser.add_argument("--engines", nargs="+", default=["tesseract", "paddleocr"])
+    parser.add_argument("--langs", nargs="+", default=["en", "fr", "ja"])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument("--pages", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=5000)
+    parser.add_argument("--width", type=int, default=1600)
+    parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--show", action="store_true", help="print each page read with errors")
     args = parser.parse_args()
-    pages = [make_page(args.seed + i, args.lang, args.width, args.height) for i in range(args.pages)]
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     print(
-        f"{'engine':<12}{'lang':<6}{'pages':>6}{'page CER':>10}{'line recall':>13}"
-        f"{'CPU-s/page':>12}{'peak RSS MB':>13}"
+        "| engine | lang | variant | pages | page CER | in-balloon CER | line recall | CPU-s/page"
+        " | peak RSS MB (process so far) |"
     )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name in args.engines:
-        engine = load_engine(name, {}, args.lang, gpu=False)
-        errors = chars = 0
-        found = total = 0
-        cpu = 0.0
-        for image, truth in pages:
-            started = cpu_s()
-            regions = layout.order_page(image, engine.recognize(image), truth["direction"])
-            cpu += cpu_s() - started
-            got = "\n".join(r.text for r in regions)
-            want = truth["full_text"]
-            dist = Levenshtein.distance(norm(got), norm(want))
-            errors += dist
-            chars += len(norm(want))
-            lines = [norm(line) for b in truth["balloons"] for line in b["lines"]]
-            texts = [norm(r.text) for r in regions]
-            total += len(lines)
-            found += sum(
-                any(Levenshtein.normalized_distance(line, t) <= 0.2 for t in texts) for line in lines
-            )
-            if args.show and dist:
-                print(f"--- CER {dist / max(1, len(norm(want))):.3f}\n got: {norm(got)}\nwant: {norm(want)}")
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(
-            f"{name:<12}{args.lang:<6}{len(pages):>6}"
-            f"{errors / max(chars, 1):>10.3f}{found / max(total, 1):>13.3f}"
-            f"{cpu / len(pages):>12.2f}{rss:>13.0f}"
-        )
+        for lang in args.langs:
+            try:
+                engine = load_engine(name, {}, lang, gpu=False)
+            except Exception as exc:  # an engine that does not read this language
+                print(f"| {name} | {lang} | - | - | {type(exc).__name__}: {str(exc)[:60]} | | | | |")
+                continue
+            for variant in args.variants:
+                pages = []
+                for i in range(args.pages):
+                    image, truth = make_page(args.seed + i, lang, args.width, args.height)
+                    pages.append((degrade(image, variant, args.seed + i), truth))
+                s = score(engine, pages, lang, args.show)
+                rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                print(
+                    f"| {name} | {lang} | {variant} | {len(pages)} | {s['page_cer']:.3f} "
+                    f"| {s['balloon_cer']:.3f} | {s['recall']:.3f} | {s['cpu']:.2f} | {rss:.0f} |",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ Workers = Annotated[int | None, typer.Option(help="parallel Lithops workers")]
 Backend = Annotated[str | None, typer.Option(help="Lithops backend (default from lithops.yaml: localhost)")]
 LithopsConfig = Annotated[Path | None, typer.Option(help="Lithops config file (default ./lithops.yaml)")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="use a GPU where the engine can")]
+Direction = Annotated[
+    str | None, typer.Option(help="reading order: ltr or rtl (default: rtl for --lang ja, else ltr)")
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")]
 BatchSize = Annotated[int | None, typer.Option(help="micro-batch size N")]
 BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
@@ -109,6 +112,11 @@ async def _consume(settings: Settings, until_idle: bool) -> Any:
     from comicocr.consumer import Consumer
     from comicocr.lithops_adapter import LithopsDispatcher, load_config
 
+    if settings.gpu:
+        from comicocr.engines import engine_class
+
+        if not engine_class(settings.method).supports_gpu:
+            typer.echo(f"warning: --gpu: {settings.method} has no GPU support; it runs on the CPU", err=True)
     if not settings.allowed_roots:
         typer.echo(
             "warning: no allowed roots set: messages may name any file or bucket this process can read "
@@ -146,6 +154,7 @@ def run(
     allow_root: AllowRoot = None,
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
+    reading_direction: Direction = None,
     gpu: Gpu = False,
     verbose: Verbose = False,
 ) -> None:
@@ -162,6 +171,7 @@ def run(
         backend=backend,
         lithops_config=lithops_config,
         gpu=gpu,
+        reading_direction=reading_direction,
         batch_size=batch_size,
         batch_window_s=batch_window_s,
         allowed_roots=allow_root,
@@ -274,6 +284,7 @@ def consume(
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="drain the queue, then exit")] = False,
+    reading_direction: Direction = None,
     gpu: Gpu = False,
     verbose: Verbose = False,
 ) -> None:
@@ -292,6 +303,7 @@ def consume(
         batch_size=batch_size,
         batch_window_s=batch_window_s,
         gpu=gpu,
+        reading_direction=reading_direction,
         allowed_roots=allow_root,
     )
     stats = asyncio.run(_consume(settings, until_idle))

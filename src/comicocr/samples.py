@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+import numpy as np
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 FONT_LATIN = "/usr/share/fonts/opentype/comic-neue/ComicNeue-Bold.otf"
 FONT_CJK = "/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc"
@@ -180,6 +182,30 @@ def make_page(
         "full_text": "\n".join(line for b in balloons for line in b.lines),
     }
     return image, truth
+
+
+VARIANTS = ("clean", "jpeg", "scan")
+
+
+def degrade(image: Image.Image, variant: str, seed: int = 0) -> Image.Image:
+    """A page as it reaches OCR in the wild: ``jpeg`` (quality 35 artefacts) or ``scan``
+    (yellowed paper, a slight skew, blur and grain). ``clean`` returns it unchanged."""
+    if variant == "clean":
+        return image
+    if variant == "jpeg":
+        buf = io.BytesIO()
+        image.save(buf, "JPEG", quality=35)
+        return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    if variant != "scan":
+        raise ValueError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    rng = random.Random(seed)
+    paper = Image.new("RGB", image.size, (238, 228, 205))
+    scanned = ImageChops.multiply(image, paper)
+    skew = rng.uniform(-0.8, 0.8)
+    scanned = scanned.rotate(skew, resample=Image.Resampling.BICUBIC, fillcolor=(238, 228, 205))
+    scanned = scanned.filter(ImageFilter.GaussianBlur(0.8))
+    grain = np.random.default_rng(seed).normal(0, 10, (image.height, image.width, 1))
+    return Image.fromarray(np.clip(np.asarray(scanned, dtype=np.float32) + grain, 0, 255).astype(np.uint8))
 
 
 def write_pages(

@@ -5,7 +5,7 @@ from comicocr.errors import ConfigError, PermanentError
 
 
 def test_builtin_engines_are_registered() -> None:
-    assert {"null", "tesseract", "paddleocr"} <= set(available())
+    assert {"null", "tesseract", "paddleocr", "easyocr"} <= set(available())
     assert engine_class("null").name == "null"
 
 
@@ -17,5 +17,5 @@ def test_unknown_engine_is_a_config_error() -> None:
 def test_bad_options_and_language_are_permanent() -> None:
     with pytest.raises(PermanentError, match="bad options"):
         load_engine("null", {"surprise": 1}, "en", gpu=False)
-    with pytest.raises(PermanentError, match="does not read language 'ja'"):
-        load_engine("paddleocr", {}, "ja", gpu=False)
+    with pytest.raises(PermanentError, match="does not read language 'de'"):
+        load_engine("null", {}, "de", gpu=False)

@@ -32,6 +32,7 @@ _BUILTIN = {
     "null": "comicocr.engines.null:NullEngine",
     "tesseract": "comicocr.engines.tesseract:TesseractEngine",
     "paddleocr": "comicocr.engines.paddleocr:PaddleOCREngine",
+    "easyocr": "comicocr.engines.easyocr:EasyOCREngine",
 }
 
 
@@ -73,7 +74,8 @@ class Engine(Protocol):
     def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None: ...
 
     def describe(self) -> dict[str, str]:
-        """``{"engine": ..., "version": ..., "model": ...}`` for the result file."""
+        """``{"engine": ..., "version": ..., "model": ...}`` (and ``device`` where it matters)
+        for the result file."""
         ...
 
     def recognize(self, image: Image.Image) -> list[Region]:

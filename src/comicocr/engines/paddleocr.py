@@ -10,6 +10,7 @@ cache (``COMICOCR_MODEL_DIR``, default ``~/.cache/comicocr/models``) once.
 from __future__ import annotations
 
 import os
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, ClassVar
@@ -56,7 +57,8 @@ def model_dirs(size: str) -> tuple[Path, Path]:
 
 class PaddleOCREngine:
     name: ClassVar[str] = "paddleocr"
-    languages: ClassVar[tuple[str, ...]] = ("en",)
+    # PP-OCRv6's recogniser is multilingual: its dictionary holds Latin with accents, kana and kanji.
+    languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
     supports_gpu: ClassVar[bool] = True
     Options: ClassVar[type[EngineOptions]] = PaddleOptions
 
@@ -65,7 +67,19 @@ class PaddleOCREngine:
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         from paddleocr import PaddleOCR
 
+        import onnxruntime
+
         self.options = options
+        # --gpu takes the CUDA provider of onnxruntime-gpu (runtimes/gpu.Dockerfile); without it
+        # the engine says so and runs on the CPU rather than failing the page.
+        cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        self.device = "gpu:0" if gpu and cuda else "cpu"
+        if gpu and not cuda:
+            warnings.warn(
+                "paddleocr: --gpu asked, but onnxruntime has no CUDA provider: running on the CPU",
+                RuntimeWarning,
+                stacklevel=2,
+            )
         det, rec = model_dirs(options.model_size)
         self._model = f"PP-OCRv6_{options.model_size}"
         self._ocr: Any = PaddleOCR(
@@ -77,6 +91,7 @@ class PaddleOCREngine:
             use_doc_orientation_classify=False,
             use_doc_unwarping=False,
             use_textline_orientation=False,
+            device=self.device,
             # cpu_threads is ignored on onnxruntime; this is what pins one thread
             engine_config={"intra_op_num_threads": 1, "inter_op_num_threads": 1},
         )
@@ -84,7 +99,12 @@ class PaddleOCREngine:
     def describe(self) -> dict[str, str]:
         from importlib.metadata import version
 
-        return {"engine": self.name, "version": version("paddleocr"), "model": self._model}
+        return {
+            "engine": self.name,
+            "version": version("paddleocr"),
+            "model": self._model,
+            "device": self.device,
+        }
 
     def recognize(self, image: Image.Image) -> list[Region]:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])

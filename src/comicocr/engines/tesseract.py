@@ -62,8 +62,10 @@ class TesseractEngine:
             return self._read(gray, 0, 0, self.options.psm if self.options.psm is not None else 11)
         psm = self.options.psm if self.options.psm is not None else (5 if self.vertical else 6)
         regions: list[Region] = []
-        for block in find_text_blocks(np.asarray(gray), vertical=self.vertical):
-            crop = gray.crop((block.x, block.y, block.x + block.w, block.y + block.h))
+        blocks, cleaned = find_text_blocks(np.asarray(gray), vertical=self.vertical)
+        page = Image.fromarray(cleaned)
+        for block in blocks:
+            crop = page.crop((block.x, block.y, block.x + block.w, block.y + block.h))
             # Tesseract reads best with glyphs ~30 px tall; small lettering is scaled up.
             scale = min(4.0, max(1.0, _GLYPH_PX / max(block.glyph_size, 1.0)))
             if scale > 1.0:
