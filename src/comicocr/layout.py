@@ -194,6 +194,15 @@ def reading_order(regions: list[Region], panels: list[Box], direction: str) -> l
     return ordered
 
 
+def drop_implausible(regions: list[Region], width: int, height: int) -> list[Region]:
+    """Drop what is almost always art read as text: a lone glyph or two (a head and a stroke
+    read as "Q", a wheel as "O") standing taller than 4% of the page's short side. Lettering
+    of that size is sound effects, which are words; a lone "?" or "!" in a balloon is small."""
+    limit = 0.04 * min(width, height)
+    return [r for r in regions if len("".join(r.text.split())) > 2 or min(r.bbox[2], r.bbox[3]) <= limit]
+
+
 def order_page(image: Image.Image, regions: list[Region], direction: str) -> list[Region]:
-    """Find the page's panels and put ``regions`` in reading order."""
+    """Drop implausible regions, find the page's panels and put the rest in reading order."""
+    regions = drop_implausible(regions, image.width, image.height)
     return reading_order(regions, find_panels(image, direction) if regions else [], direction)

@@ -124,9 +124,10 @@ def _letter(
 
 
 def make_page(
-    seed: int, lang: str = "en", width: int = 1200, height: int = 1800
+    seed: int, lang: str = "en", width: int = 1200, height: int = 1800, lettering: bool = True
 ) -> tuple[Image.Image, dict[str, Any]]:
-    """One page and its ground truth (balloons in reading order)."""
+    """One page and its ground truth (balloons in reading order); ``lettering=False`` draws
+    the panels and their art only, with nothing to read."""
     rng = random.Random(seed)
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
@@ -144,6 +145,8 @@ def make_page(
         draw.rectangle(panel, outline="black", width=4)
         _art(draw, rng, panel)
         top = y0 + 12
+        if not lettering:
+            continue
         if rng.random() < 0.35:  # caption box in the reading-start corner
             lines = _phrase(rng, lang)[:1]
             tw, th = _letter(ImageDraw.Draw(Image.new("RGB", (1, 1))), lang, lines, font, size, 0, 0)

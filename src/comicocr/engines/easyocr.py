@@ -82,9 +82,11 @@ class EasyOCREngine:
         }
 
     def recognize(self, image: Image.Image) -> list[Region]:
-        found = self._reader.readtext(
-            np.asarray(image.convert("RGB")), canvas_size=self.options.canvas_size, paragraph=False
-        )
+        with warnings.catch_warnings():  # torch's DataLoader complains of pin_memory on CPU
+            warnings.filterwarnings("ignore", message=".*pin_memory.*")
+            found = self._reader.readtext(
+                np.asarray(image.convert("RGB")), canvas_size=self.options.canvas_size, paragraph=False
+            )
         regions = []
         for box, text, conf in found:
             if not str(text).strip() or float(conf) < self.options.min_confidence:

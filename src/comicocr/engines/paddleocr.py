@@ -65,9 +65,8 @@ class PaddleOCREngine:
     def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
         assert isinstance(options, PaddleOptions)
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
-        from paddleocr import PaddleOCR
-
         import onnxruntime
+        from paddleocr import PaddleOCR
 
         self.options = options
         # --gpu takes the CUDA provider of onnxruntime-gpu (runtimes/gpu.Dockerfile); without it
