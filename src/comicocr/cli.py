@@ -354,6 +354,37 @@ def redrive(
 
 
 @app.command()
+def estimate(
+    pages: Annotated[int | None, typer.Option(help="how many pages (default: the manifest's rows)")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="count the pages of this manifest")] = None,
+    method: Method = None,
+    workers: Annotated[int, typer.Option(help="parallel workers (Lambda concurrency, pods...)")] = 100,
+    pages_per_call: Annotated[int, typer.Option(help="pages per Lithops call")] = 25,
+) -> None:
+    """Time and AWS Lambda cost of a run, from measured engine profiles (bench/cost.py)."""
+    from comicocr.estimate import estimate as model
+
+    settings = _settings(method=method)
+    if pages is None:
+        if manifest is None:
+            raise _fail("give --pages or --manifest")
+        from comicocr.manifest import read_manifest
+
+        pages = len(read_manifest(manifest).rows)
+    try:
+        e = model(pages, settings.method, workers, pages_per_call)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    hours, rest = divmod(e.wall_s, 3600)
+    typer.echo(
+        f"{e.pages} pages with {e.method} on {e.workers} workers ({e.calls} Lithops calls):\n"
+        f"  time:  ~{int(hours)} h {rest / 60:.0f} min wall, {e.cpu_hours:.1f} CPU-hours\n"
+        f"  AWS Lambda ({e.lambda_memory_gb:.2f} GB per worker): ~${e.lambda_usd:.2f}"
+        f" (${e.usd_per_1000_pages:.3f} per 1,000 pages)"
+    )
+
+
+@app.command()
 def status(
     queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
 ) -> None:

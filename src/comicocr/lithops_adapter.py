@@ -66,24 +66,30 @@ class LithopsDispatcher:
         import lithops
 
         self.task_timeout_s = task_timeout_s  # Lithops ends a call that runs longer
-        self._lock = threading.Lock()  # FunctionExecutor is not documented thread-safe
+        self._lock = threading.Lock()  # guards map() and clean(): FunctionExecutor is not thread-safe
         self.config = config
         self.backend = config["lithops"]["backend"]
         self._fe = lithops.FunctionExecutor(config=config)
 
     def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
         """Run every chunk as one Lithops call; a call that fails as a whole
-        (worker crash, OOM kill, timeout) yields a retryable outcome for each of its pages."""
+        (worker crash, OOM kill, timeout) yields a retryable outcome for each of its pages.
+
+        Several batches may be in flight at once (one per calling thread): the next batch's
+        calls start while the last pages of this one still run, so workers do not idle
+        between batches. Only submitting and cleaning touch shared executor state.
+        """
         with self._lock:
             fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks], timeout=self.task_timeout_s)
-            try:
-                self._fe.wait(fs, throw_except=False, show_progressbar=False)
-                outcomes = [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
-            finally:
+        try:
+            self._fe.wait(fs, throw_except=False, show_progressbar=False)
+            return [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
+        finally:
+            with self._lock:
                 # Without this, futures and job files grow without bound in a long-lived executor.
                 self._fe.clean(fs=fs)
-                self._fe.futures = [f for f in self._fe.futures if f not in fs]
-        return outcomes
+                done = set(map(id, fs))
+                self._fe.futures = [f for f in self._fe.futures if id(f) not in done]
 
     @staticmethod
     def _outcomes_of(future: Any, chunk: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,79 @@
+"""Shared helpers for the benchmarks: generated pages, an in-process pipeline run, timing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from PIL import Image
+
+from comicocr.consumer import Consumer
+from comicocr.lithops_adapter import LithopsDispatcher, load_config
+from comicocr.messages import PageMessage
+from comicocr.producer import enqueue_pages
+from comicocr.queues import open_queue
+from comicocr.samples import make_page
+from comicocr.settings import Settings
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+
+
+def comic_pages(
+    folder: Path, n: int, distinct: int = 8, size: tuple[int, int] = (1200, 1800)
+) -> list[PageMessage]:
+    """``n`` pages over ``distinct`` generated images (the engine's work per page is the same)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(distinct):
+        path = folder / f"src_{i}.png"
+        if not path.exists():
+            make_page(7000 + i, "en", *size)[0].save(path)
+        paths.append(path)
+    return [PageMessage(canonical_id=f"b/p{i:05d}", image_path=str(paths[i % distinct])) for i in range(n)]
+
+
+def tiny_pages(folder: Path, n: int) -> list[PageMessage]:
+    """``n`` pages of one 64x64 image: for measuring what the pipeline itself costs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "tiny.png"
+    Image.new("L", (64, 64), 255).save(path)
+    return [PageMessage(canonical_id=f"t/p{i:05d}", image_path=str(path)) for i in range(n)]
+
+
+def settings(queue: str, output: Path, **kw: Any) -> Settings:
+    base: dict[str, Any] = {"queue": queue, "output": str(output), "poll_wait_s": 0.2, "workers": 2}
+    return Settings(**{**base, **kw})
+
+
+async def run_pipeline(
+    s: Settings, pages: list[PageMessage], dispatcher: LithopsDispatcher | None = None
+) -> dict[str, float]:
+    """Enqueue ``pages`` and consume until idle; return the phases' wall seconds."""
+    own = dispatcher is None
+    dispatcher = dispatcher or LithopsDispatcher(load_config(None, workers=s.workers), s.task_timeout_s)
+    queue = open_queue(s.queue_address, s.dlq, s.visibility_timeout_s)
+    await queue.ensure()
+    try:
+        t0 = time.perf_counter()
+        report = await enqueue_pages(queue, pages)
+        t1 = time.perf_counter()
+        stats = await Consumer(queue, dispatcher, s, until_idle=True).run()
+        t2 = time.perf_counter()
+    finally:
+        await queue.close()
+        if own:
+            dispatcher.close()
+    assert report.sent == len(pages), report
+    done = stats.outcomes["done"] + stats.outcomes["skipped"]
+    assert done == len(pages), (done, stats.outcomes, stats.dead[:3])
+    return {"enqueue_s": t1 - t0, "consume_s": t2 - t1, "total_s": t2 - t0}
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)

@@ -1,0 +1,85 @@
+"""Efficiency: the same pages on the same cores, the raw engine in a plain process pool vs the
+whole pipeline (embedded queue + Lithops localhost). Ratio = raw time / pipeline time.
+
+    .venv/bin/python bench/efficiency.py --engines tesseract paddleocr --pages 48 --workers 2
+
+The raw side runs exactly the worker's per-page code (read, decode, recognise, reading
+order, write the result) with the engine loaded once per process, as a hand-written
+multiprocessing script would. Both sides run back to back in one process, alternating.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from common import comic_pages, run, run_pipeline, settings
+
+from comicocr.engines import load_engine
+from comicocr.remote import _process_page
+
+_engine: Any = None
+
+
+def _init(name: str) -> None:
+    global _engine
+    _engine = load_engine(name, {}, "en", gpu=False)
+
+
+def _one(args: tuple[dict[str, Any], dict[str, Any]]) -> str:
+    page, chunk = args
+    return str(_process_page(page, chunk, _engine, _engine.describe())["status"])
+
+
+def raw(name: str, pages: list[Any], out: Path, workers: int) -> float:
+    chunk = {"engine": {"name": name, "lang": "en"}, "output": str(out), "max_image_bytes": 50 << 20}
+    jobs = [
+        ({"key": str(i), "canonical_id": p.canonical_id, "image_path": p.image_path}, chunk)
+        for i, p in enumerate(pages)
+    ]
+    started = time.perf_counter()
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(name,)) as pool:
+        statuses = list(pool.map(_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    elapsed = time.perf_counter() - started
+    assert statuses.count("done") == len(pages), statuses[:5]
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engines", nargs="+", default=["tesseract", "paddleocr"])
+    parser.add_argument("--pages", type=int, default=48)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the settings' default")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="comicocr-eff-"))
+    pages = comic_pages(work / "pages", args.pages)
+    print("| engine | pages | workers | raw pool s | pipeline s | ratio (raw/pipeline) |")
+    print("|---|---|---|---|---|---|")
+    for name in args.engines:
+        t_raw = raw(name, pages, work / f"raw-{name}", args.workers)
+        extra = {"batch_size": args.batch_size} if args.batch_size else {}
+        s = settings(
+            f"sqlite:///{work}/{name}.sqlite3",
+            work / f"pipe-{name}",
+            method=name,
+            workers=args.workers,
+            **extra,
+        )
+        t_pipe = run(run_pipeline(s, pages))["total_s"]
+        print(
+            f"| {name} | {len(pages)} | {args.workers} | {t_raw:.1f} | {t_pipe:.1f} | {t_raw / t_pipe:.3f} |",
+            flush=True,
+        )
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
