@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -38,6 +39,15 @@ Workers = Annotated[int | None, typer.Option(help="parallel Lithops workers")]
 Backend = Annotated[str | None, typer.Option(help="Lithops backend (default from lithops.yaml: localhost)")]
 LithopsConfig = Annotated[Path | None, typer.Option(help="Lithops config file (default ./lithops.yaml)")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="use a GPU where the engine can")]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        help="VLM API key (default: $OPENROUTER_API_KEY); given to local workers through their environment"
+    ),
+]
+Model = Annotated[
+    str | None, typer.Option(help="VLM model id, overriding the preset's (qwen, gemma, deepseek)")
+]
 Direction = Annotated[
     str | None, typer.Option(help="reading order: ltr or rtl (default: rtl for --lang ja, else ltr)")
 ]
@@ -49,6 +59,13 @@ AllowRoot = Annotated[
     list[str] | None,
     typer.Option(help="folder or s3://bucket[/prefix] images may come from (repeatable)"),
 ]
+
+
+def _use_api_key(api_key: str | None) -> None:
+    """Hand --api-key to the engines the way they read it: the environment, which Lithops'
+    localhost workers inherit. It is never put in a message, a payload or a result."""
+    if api_key:
+        os.environ["OPENROUTER_API_KEY"] = api_key
 
 
 def _settings(**flags: Any) -> Settings:
@@ -155,11 +172,14 @@ def run(
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
     reading_direction: Direction = None,
+    api_key: ApiKey = None,
+    model: Model = None,
     gpu: Gpu = False,
     verbose: Verbose = False,
 ) -> None:
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
     logs.configure(verbose)
+    _use_api_key(api_key)
     settings = _settings(
         method=method,
         lang=lang,
@@ -172,6 +192,7 @@ def run(
         lithops_config=lithops_config,
         gpu=gpu,
         reading_direction=reading_direction,
+        vlm_model=model,
         batch_size=batch_size,
         batch_window_s=batch_window_s,
         allowed_roots=allow_root,
@@ -205,6 +226,10 @@ def run(
     typer.echo(
         f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s"
     )
+    if stats.vlm_requests:
+        typer.echo(
+            f"vlm: {stats.vlm_requests} requests, {stats.vlm_tokens} tokens ({stats.tokens_per_min:.0f}/min)"
+        )
     for ident, error_class, reason in stats.dead:
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
     for cid in report.failed:
@@ -285,11 +310,14 @@ def consume(
     batch_window_s: BatchWindow = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="drain the queue, then exit")] = False,
     reading_direction: Direction = None,
+    api_key: ApiKey = None,
+    model: Model = None,
     gpu: Gpu = False,
     verbose: Verbose = False,
 ) -> None:
     """The long-running service: consume pages until SIGTERM (or until idle)."""
     logs.configure(verbose)
+    _use_api_key(api_key)
     settings = _settings(
         queue=queue,
         method=method,
@@ -304,6 +332,7 @@ def consume(
         batch_window_s=batch_window_s,
         gpu=gpu,
         reading_direction=reading_direction,
+        vlm_model=model,
         allowed_roots=allow_root,
     )
     stats = asyncio.run(_consume(settings, until_idle))

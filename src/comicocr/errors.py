@@ -37,5 +37,14 @@ class PoisonMessage(PageError):
     error_class = ErrorClass.POISON
 
 
+class ThrottledError(RetryableError):
+    """The service said "slow down" (429) and kept saying it: retry later, count no attempt."""
+
+    def __init__(self, message: str, retry_after_s: float = 30.0, pause: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+        self.pause = pause  # e.g. "payment_required": stop dispatching to this engine for a while
+
+
 class ConfigError(Exception):
     """A setting or flag is wrong; the CLI prints it and exits non-zero."""

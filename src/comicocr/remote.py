@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from comicocr import images, layout, results, storage
 from comicocr.engines.base import Engine, load_engine
-from comicocr.errors import ConfigError, ErrorClass, PageError
+from comicocr.errors import ConfigError, ErrorClass, PageError, ThrottledError
+from comicocr.redact import redact
 
 MAX_ERROR_CHARS = 500
 
@@ -42,6 +44,15 @@ def process_chunk(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     except (PageError, ConfigError, ImportError) as exc:
         error_class = exc.error_class if isinstance(exc, PageError) else ErrorClass.PERMANENT
         return [_error(p, error_class, f"engine {spec['name']!r} unavailable: {exc}") for p in pages]
+    if chunk.get("send_at"):
+        # Paced VLM pages: each request waits for the slot the consumer booked for it, and
+        # the pages of the chunk wait on the network side by side, one thread each.
+        def paced(args: tuple[dict[str, Any], float]) -> dict[str, Any]:
+            time.sleep(max(0.0, args[1] - time.time()))
+            return _process_page(args[0], chunk, engine, engine_info)
+
+        with ThreadPoolExecutor(max_workers=len(pages)) as pool:
+            return list(pool.map(paced, zip(pages, chunk["send_at"], strict=True)))
     return [_process_page(page, chunk, engine, engine_info) for page in pages]
 
 
@@ -60,7 +71,12 @@ def _process_page(
         data = storage.read_bytes(page["image_path"], chunk["max_image_bytes"])
         image = images.decode(data, chunk.get("max_image_pixels") or images.MAX_PIXELS)
         direction = chunk.get("direction") or layout.default_direction(spec["lang"])
-        regions = layout.order_page(image, engine.recognize(image), direction)
+        found = engine.recognize(image)
+        if getattr(engine, "keeps_order", False):  # a VLM answers in reading order already
+            regions = found
+        else:
+            regions = layout.order_page(image, found, direction)
+        extras: dict[str, Any] = engine.page_extras() if hasattr(engine, "page_extras") else {}
         duration = time.perf_counter() - started
         result = results.build_result(
             canonical_id=page["canonical_id"],
@@ -75,14 +91,20 @@ def _process_page(
             direction=direction,
             duration_s=duration,
         )
+        result.update(extras)
         if not storage.write_atomic(
             location, results.encode(result), overwrite=not chunk.get("skip_existing")
         ):
             return _outcome(page, "skipped", result=location)  # a racing delivery wrote it first
+    except ThrottledError as exc:  # not the page's fault: retried later, no attempt counted
+        outcome = _error(page, exc.error_class, redact(str(exc)))
+        return {**outcome, "throttled": True, "retry_after_s": exc.retry_after_s, "pause": exc.pause}
     except PageError as exc:
-        return _error(page, exc.error_class, str(exc))
+        return _error(page, exc.error_class, redact(str(exc)))
     except MemoryError:
         return _error(page, ErrorClass.RETRYABLE, "out of memory while processing the page")
     except Exception as exc:  # an engine bug on one page must not fail the chunk
-        return _error(page, ErrorClass.RETRYABLE, f"{type(exc).__name__}: {exc}")
-    return _outcome(page, "done", result=location, num_regions=len(regions), duration_s=round(duration, 3))
+        return _error(page, ErrorClass.RETRYABLE, redact(f"{type(exc).__name__}: {exc}"))
+    return _outcome(
+        page, "done", result=location, num_regions=len(regions), duration_s=round(duration, 3), **extras
+    )

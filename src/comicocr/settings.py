@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     )
     allow_http: bool = Field(False, description="allow http(s):// image paths")
 
+    # vision-language models (qwen, gemma, deepseek, vlm)
+    vlm_model: str | None = Field(None, description="model id, overriding the preset's")
+    vlm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (default OpenRouter)")
+    vlm_requests_per_min: float = Field(20.0, gt=0, description="OpenRouter's free tier allows 20")
+    vlm_tokens_per_min: int = Field(0, ge=0, description="0: no token limit")
+    vlm_max_concurrent: int = Field(4, ge=1, le=256, description="VLM pages one worker keeps in flight")
+    vlm_dispatch_lead_s: float = Field(
+        2.0, ge=0, le=120, description="first slot no sooner than this: time for a Lithops call to start"
+    )
+
     @model_validator(mode="after")
     def _timeouts_fit(self) -> Self:
         # A page still being worked on must not reappear to another consumer.

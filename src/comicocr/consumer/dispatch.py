@@ -34,13 +34,18 @@ class Dispatcher(Protocol):
 class Chunk:
     spec: dict[str, Any]  # engine, output, limits: the same for every page of the chunk
     items: list[tuple[Message, PageMessage]]
+    send_at: list[float] | None = None  # paced pages: when each request may go (epoch s)
 
     def payload(self) -> dict[str, Any]:
         pages = [
             {"key": str(i), "canonical_id": p.canonical_id, "image_path": p.image_path}
             for i, (_, p) in enumerate(self.items)
         ]
-        return {**self.spec, "pages": pages}
+        extra = {"send_at": self.send_at} if self.send_at else {}
+        return {**self.spec, **extra, "pages": pages}
+
+    def single(self, i: int) -> Chunk:
+        return Chunk(self.spec, [self.items[i]], [self.send_at[i]] if self.send_at else None)
 
 
 def build_chunks(
@@ -97,7 +102,7 @@ async def run_chunks(
         if len(c.items) > 1 and outs and all(o.get("chunk_failed") for o in outs)
     ]
     if suspects:
-        singles = [Chunk(chunks[i].spec, [item]) for i in suspects for item in chunks[i].items]
+        singles = [chunks[i].single(j) for i in suspects for j in range(len(chunks[i].items))]
         log.warning("batch.isolating", chunks=len(suspects), pages=len(singles))
         retried = iter(await _run(dispatcher, singles, deadline(len(singles))))
         for i in suspects:  # each single ran as key "0": put them back at their places

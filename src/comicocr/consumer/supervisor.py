@@ -24,11 +24,13 @@ from typing import Any
 import structlog
 
 from comicocr.consumer import acker
-from comicocr.consumer.batcher import next_batch
-from comicocr.consumer.dispatch import Dispatcher, build_chunks, run_chunks
+from comicocr.consumer.batcher import group_key, next_batch
+from comicocr.consumer.dispatch import Chunk, Dispatcher, build_chunks, run_chunks
+from comicocr.engines import engine_class
 from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.messages import PageMessage, parse_body
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Outgoing, Queue
+from comicocr.ratelimit import Pacer, estimate_tokens
 from comicocr.redact import redact
 from comicocr.settings import Settings
 
@@ -43,10 +45,24 @@ class Stats:
     received: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)  # done, skipped, retry, dead, ...
     dead: list[tuple[str, str, str]] = field(default_factory=list)  # (id, class, reason)
+    vlm_tokens: int = 0
+    vlm_requests: int = 0
 
     @property
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
+
+    @property
+    def tokens_per_min(self) -> float:
+        return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
+
+
+def _is_paced(method: str) -> bool:
+    """Engines that call a rate-limited service (the VLMs) go through the pacer."""
+    try:
+        return bool(getattr(engine_class(method), "paced", False))
+    except Exception:  # an unknown engine fails in the worker, with its reason
+        return False
 
 
 @dataclass
@@ -70,6 +86,7 @@ class Consumer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
+        self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
 
     def stop(self) -> None:
         """Begin a graceful stop; a second call aborts (safe to call from a signal handler)."""
@@ -148,10 +165,15 @@ class Consumer:
 
     def _page_spec(self, page: PageMessage) -> dict[str, Any]:
         s = self.settings
+        name = page.method or s.method
+        options = dict(page.options or s.engine_options)
+        if _is_paced(name):  # the VLM settings reach the engine as options, not environment
+            defaults = {"model": s.vlm_model, "base_url": s.vlm_base_url}
+            options = {**{k: v for k, v in defaults.items() if v}, **options}
         return {
             "engine": {
-                "name": page.method or s.method,
-                "options": page.options or s.engine_options,
+                "name": name,
+                "options": options,
                 "lang": page.lang or s.lang,
                 "gpu": s.gpu,
             },
@@ -191,12 +213,16 @@ class Consumer:
         if not work:
             return actions
         s = self.settings
-        chunks = build_chunks(work, s.workers, s.max_chunk)
+        paced = [w for w in work if _is_paced(w[2]["engine"]["name"])]
+        plain = [w for w in work if not _is_paced(w[2]["engine"]["name"])]
+        paced_chunks, deferred = self._schedule(paced)
+        chunks = build_chunks(plain, s.workers, s.max_chunk) + paced_chunks
         started = time.monotonic()
-        log.info("batch.dispatched", pages=len(work), chunks=len(chunks))
-        for message, _page, spec, outcome in await run_chunks(
-            self.dispatcher, chunks, s.workers, s.task_timeout_s
-        ):
+        log.info("batch.dispatched", pages=len(work), chunks=len(chunks), vlm_pages=len(paced))
+        # One Lithops job for the whole batch: the localhost backend runs one job at a time.
+        results = await run_chunks(self.dispatcher, chunks, s.workers, s.task_timeout_s) + deferred
+        for message, _page, spec, outcome in results:
+            self._account(outcome)
             actions.append(
                 acker.decide(
                     message,
@@ -208,6 +234,52 @@ class Consumer:
             )
         log.info("batch.done", pages=len(work), seconds=round(time.monotonic() - started, 3))
         return actions
+
+    def _schedule(
+        self, paced: list[tuple[Message, PageMessage, dict[str, Any]]]
+    ) -> tuple[list[Chunk], list[Any]]:
+        """Book a slot for each VLM page and pack them, ``vlm_max_concurrent`` to a chunk.
+
+        Pages whose slot would fall past half the task timeout are not sent now: they come
+        back later as throttled (no attempt counted), so no Lithops call outlives its timeout.
+        """
+        s = self.settings
+        horizon = s.task_timeout_s / 2
+        scheduled: list[tuple[tuple[Message, PageMessage, dict[str, Any]], float]] = []
+        deferred = []
+        for item in paced:
+            options = item[2]["engine"]["options"]
+            if self.pacer.backlog_s() > horizon:
+                outcome = {
+                    "status": "error",
+                    "error_class": "retryable",
+                    "canonical_id": item[1].canonical_id,
+                    "error": "VLM budget booked ahead",
+                    "throttled": True,
+                    "retry_after_s": self.pacer.backlog_s(),
+                }
+                deferred.append((*item, outcome))
+                continue
+            tokens = estimate_tokens(int(options.get("max_side", 1600)), int(options.get("max_tokens", 2048)))
+            scheduled.append((item, self.pacer.reserve(tokens, lead_s=s.vlm_dispatch_lead_s)))
+        chunks = []
+        by_spec: dict[str, list[tuple[tuple[Message, PageMessage, dict[str, Any]], float]]] = {}
+        for entry in scheduled:
+            by_spec.setdefault(group_key(entry[0][2]), []).append(entry)
+        for group in by_spec.values():
+            for start in range(0, len(group), s.vlm_max_concurrent):
+                part = group[start : start + s.vlm_max_concurrent]
+                items = [(m, p) for (m, p, _), _at in part]
+                chunks.append(Chunk(part[0][0][2], items, [at for _, at in part]))
+        return chunks, deferred
+
+    def _account(self, outcome: dict[str, Any]) -> None:
+        usage = outcome.get("usage")
+        if usage:
+            self.stats.vlm_requests += 1
+            self.stats.vlm_tokens += int(usage.get("total_tokens") or 0)
+        if outcome.get("pause"):
+            self.pacer.pause(float(outcome.get("retry_after_s") or 300), str(outcome["pause"]))
 
     async def _fan_out(self, message: Message, pages: list[PageMessage]) -> acker.Action:
         for start in range(0, len(pages), MAX_BATCH):

@@ -33,6 +33,10 @@ _BUILTIN = {
     "tesseract": "comicocr.engines.tesseract:TesseractEngine",
     "paddleocr": "comicocr.engines.paddleocr:PaddleOCREngine",
     "easyocr": "comicocr.engines.easyocr:EasyOCREngine",
+    "vlm": "comicocr.engines.vlm:VLMEngine",
+    "qwen": "comicocr.engines.vlm:QwenEngine",
+    "gemma": "comicocr.engines.vlm:GemmaEngine",
+    "deepseek": "comicocr.engines.vlm:DeepSeekEngine",
 }
 
 
