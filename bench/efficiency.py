@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -57,25 +58,31 @@ def main() -> None:
     parser.add_argument("--engines", nargs="+", default=["tesseract", "paddleocr"])
     parser.add_argument("--pages", type=int, default=48)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="raw/pipeline pairs per engine, alternating")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the settings' default")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="comicocr-eff-"))
     pages = comic_pages(work / "pages", args.pages)
-    print("| engine | pages | workers | raw pool s | pipeline s | ratio (raw/pipeline) |")
-    print("|---|---|---|---|---|---|")
+    print("| engine | pages | workers | raw pool s | pipeline s | ratio per round | median ratio |")
+    print("|---|---|---|---|---|---|---|")
     for name in args.engines:
-        t_raw = raw(name, pages, work / f"raw-{name}", args.workers)
-        extra = {"batch_size": args.batch_size} if args.batch_size else {}
-        s = settings(
-            f"sqlite:///{work}/{name}.sqlite3",
-            work / f"pipe-{name}",
-            method=name,
-            workers=args.workers,
-            **extra,
-        )
-        t_pipe = run(run_pipeline(s, pages))["total_s"]
+        raws, pipes = [], []
+        for r in range(args.rounds):
+            raws.append(raw(name, pages, work / f"raw-{name}-{r}", args.workers))
+            extra = {"batch_size": args.batch_size} if args.batch_size else {}
+            s = settings(
+                f"sqlite:///{work}/{name}-{r}.sqlite3",
+                work / f"pipe-{name}-{r}",
+                method=name,
+                workers=args.workers,
+                **extra,
+            )
+            pipes.append(run(run_pipeline(s, pages))["total_s"])
+        ratios = [a / b for a, b in zip(raws, pipes, strict=True)]
         print(
-            f"| {name} | {len(pages)} | {args.workers} | {t_raw:.1f} | {t_pipe:.1f} | {t_raw / t_pipe:.3f} |",
+            f"| {name} | {len(pages)} | {args.workers} | {statistics.median(raws):.1f} "
+            f"| {statistics.median(pipes):.1f} | {' '.join(f'{x:.3f}' for x in ratios)} "
+            f"| {statistics.median(ratios):.3f} |",
             flush=True,
         )
     shutil.rmtree(work, ignore_errors=True)

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=1000)
 
     # micro-batching and flow control
-    batch_size: int = Field(20, ge=1, le=1000, description="N: dispatch when this many pages wait")
+    batch_size: int = Field(
+        0, ge=0, le=5000, description="N: dispatch when this many pages wait; 0: max(50, 10 x workers)"
+    )
     batch_window_s: float = Field(2.0, gt=0, le=300, description="T: or when the first page waited this long")
     max_chunk: int = Field(25, ge=1, le=500, description="most pages one Lithops call handles")
     buffer_size: int = Field(200, ge=10, description="received but not yet dispatched: backpressure")
@@ -70,6 +72,15 @@ class Settings(BaseSettings):
     vlm_dispatch_lead_s: float = Field(
         2.0, ge=0, le=120, description="first slot no sooner than this: time for a Lithops call to start"
     )
+
+    @model_validator(mode="after")
+    def _batch_size(self) -> Self:
+        # Each batch is one Lithops job (~0.75 s to start on localhost, where jobs run one at
+        # a time): batches must be large enough that this stays small beside the OCR work,
+        # and hold several pages per worker so each engine load serves a whole chunk.
+        if self.batch_size == 0:
+            self.batch_size = min(5000, max(50, 10 * self.workers))
+        return self
 
     @model_validator(mode="after")
     def _timeouts_fit(self) -> Self:

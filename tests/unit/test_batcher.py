@@ -28,3 +28,14 @@ def test_split_keeps_every_worker_busy_and_caps_chunks() -> None:
     assert len(chunks) == 5
     assert functools.reduce(operator.iadd, chunks, []) == list(range(100))
     assert split_evenly([], 2, 5) == []
+
+
+async def test_batch_closes_early_when_the_queue_is_drained() -> None:
+    source: asyncio.Queue[int] = asyncio.Queue()
+    drained = asyncio.Event()
+    source.put_nowait(1)
+    source.put_nowait(2)
+    drained.set()
+    started = time.monotonic()
+    assert await next_batch(source, size=50, window_s=5, drained=drained) == [1, 2]
+    assert time.monotonic() - started < 0.5

@@ -11,18 +11,22 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-async def next_batch(source: asyncio.Queue[T], size: int, window_s: float) -> list[T]:
-    """Wait for a first item, then gather until ``size`` items or ``window_s`` after the first."""
+async def next_batch(
+    source: asyncio.Queue[T], size: int, window_s: float, drained: asyncio.Event | None = None
+) -> list[T]:
+    """Wait for a first item, then gather until ``size`` items or ``window_s`` after the first,
+    or until the queue behind ``source`` is known to be empty (``drained``): waiting longer
+    could not fill the batch, only delay it."""
     batch = [await source.get()]
     deadline = time.monotonic() + window_s
     while len(batch) < size:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if remaining <= 0 or (drained is not None and drained.is_set() and source.empty()):
             break
         try:
-            batch.append(await asyncio.wait_for(source.get(), remaining))
+            batch.append(await asyncio.wait_for(source.get(), min(remaining, 0.05)))
         except TimeoutError:
-            break
+            continue
     return batch
 
 

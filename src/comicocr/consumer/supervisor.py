@@ -86,6 +86,7 @@ class Consumer:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
+        self._drained = asyncio.Event()  # the last receive found the queue empty
         self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
 
     def stop(self) -> None:
@@ -138,6 +139,10 @@ class Consumer:
                 log.warning("queue.receive_failed", error=redact(str(exc))[:200], retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
+            if messages:
+                self._drained.clear()
+            else:
+                self._drained.set()
             for message in messages:
                 self._held[message.receipt] = _Held(message, time.monotonic())
                 self.stats.received += 1
@@ -157,7 +162,9 @@ class Consumer:
     # -- batch and dispatch ----------------------------------------------------------
     async def _batch_loop(self) -> None:
         while True:
-            batch = await next_batch(self._buffer, self.settings.batch_size, self.settings.batch_window_s)
+            batch = await next_batch(
+                self._buffer, self.settings.batch_size, self.settings.batch_window_s, self._drained
+            )
             await self._batches.acquire()
             task = asyncio.create_task(self._run_batch(batch))
             self._inflight.add(task)
