@@ -44,10 +44,11 @@ class Settings(BaseSettings):
         0, ge=0, le=5000, description="N: dispatch when this many pages wait; 0: max(50, 10 x workers)"
     )
     batch_window_s: float = Field(2.0, gt=0, le=300, description="T: or when the first page waited this long")
-    max_chunk: int = Field(25, ge=1, le=500, description="most pages one Lithops call handles")
+    max_chunk: int = Field(25, ge=1, le=5000, description="most pages one Lithops call handles")
     buffer_size: int = Field(200, ge=10, description="received but not yet dispatched: backpressure")
     max_inflight_batches: int = Field(2, ge=1, le=64)
     poll_wait_s: float = Field(20.0, ge=0, le=20)
+    receivers: int = Field(1, ge=1, le=16, description="concurrent long polls (SQS spreads messages)")
 
     # reliability
     visibility_timeout_s: int = Field(900, ge=2, le=MAX_VISIBILITY_S)

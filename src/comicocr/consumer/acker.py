@@ -15,6 +15,7 @@ redeliveries that were never failures.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -119,35 +120,57 @@ async def apply(queue: Queue, actions: list[Action]) -> AckResult:
     return await asyncio.shield(_apply(queue, actions))
 
 
+_CONCURRENT_CALLS = 8  # batch calls in flight at once: acks keep up with a fast consumer
+
+
+async def _in_tens(
+    actions: list[Action], call: Callable[[list[Action]], Awaitable[list[int]]], what: str
+) -> tuple[list[Action], list[Action]]:
+    """Run ``call`` over ``actions`` ten at a time, several calls at once; return (done, failed).
+    A call that raises fails its whole group: those messages reappear after their visibility."""
+    gate = asyncio.Semaphore(_CONCURRENT_CALLS)
+
+    async def one(group: list[Action]) -> list[int]:
+        async with gate:
+            try:
+                return await call(group)
+            except Exception as exc:
+                log.warning(f"ack.{what}_failed", count=len(group), error=redact(str(exc))[:200])
+                return list(range(len(group)))
+
+    groups = _tens(actions)
+    results = await asyncio.gather(*(one(g) for g in groups))
+    done, failed = [], []
+    for group, bad in zip(groups, results, strict=True):
+        done += [a for i, a in enumerate(group) if i not in set(bad)]
+        failed += [a for i, a in enumerate(group) if i in set(bad)]
+    return done, failed
+
+
 async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     out = AckResult()
-    to_delete = [a for a in actions if a.kind == "delete"]
+
+    async def dead(group: list[Action]) -> list[int]:
+        return await queue.send_dead_letter([_dead_letter(a) for a in group])
+
+    async def resend(group: list[Action]) -> list[int]:
+        return await queue.send_batch([_retry(a) for a in group])
+
+    async def delete(group: list[Action]) -> list[int]:
+        return await queue.delete_batch([a.message.receipt for a in group])
+
+    async def release(group: list[Action]) -> list[int]:
+        return await queue.change_visibility_batch([(a.message.receipt, 0) for a in group])
+
     # Forward first (DLQ or re-send); only what was forwarded gets deleted.
-    for kind, send, build in (
-        ("dead", queue.send_dead_letter, _dead_letter),
-        ("retry", queue.send_batch, _retry),
-    ):
-        for group in _tens([a for a in actions if a.kind == kind]):
-            try:
-                failed = set(await send([build(a) for a in group]))
-            except Exception as exc:  # queue down: the message reappears after its visibility
-                log.warning("ack.forward_failed", kind=kind, count=len(group), error=redact(str(exc))[:200])
-                failed = set(range(len(group)))
-            to_delete += [a for i, a in enumerate(group) if i not in failed]
-            out.unsettled += [a for i, a in enumerate(group) if i in failed]
-    for group in _tens(to_delete):
-        try:
-            failed = set(await queue.delete_batch([a.message.receipt for a in group]))
-        except Exception as exc:
-            log.warning("ack.delete_failed", count=len(group), error=redact(str(exc))[:200])
-            failed = set(range(len(group)))
-        out.applied += [a for i, a in enumerate(group) if i not in failed]
-        out.unsettled += [a for i, a in enumerate(group) if i in failed]
-    for group in _tens([a for a in actions if a.kind == "release"]):
-        try:
-            await queue.change_visibility_batch([(a.message.receipt, 0) for a in group])
-            out.applied += group
-        except Exception as exc:
-            log.warning("ack.release_failed", count=len(group), error=redact(str(exc))[:200])
-            out.unsettled += group
+    (dead_ok, dead_bad), (retry_ok, retry_bad) = await asyncio.gather(
+        _in_tens([a for a in actions if a.kind == "dead"], dead, "dead_letter"),
+        _in_tens([a for a in actions if a.kind == "retry"], resend, "resend"),
+    )
+    deleted, undeleted = await _in_tens(
+        [a for a in actions if a.kind == "delete"] + dead_ok + retry_ok, delete, "delete"
+    )
+    released, unreleased = await _in_tens([a for a in actions if a.kind == "release"], release, "release")
+    out.applied = deleted + released
+    out.unsettled = dead_bad + retry_bad + undeleted + unreleased
     return out

@@ -97,14 +97,11 @@ class Consumer:
         self._stopping.set()
 
     async def run(self) -> Stats:
-        tasks = [
-            asyncio.create_task(self._receive_loop()),
-            asyncio.create_task(self._batch_loop()),
-            asyncio.create_task(self._heartbeat_loop()),
-        ]
+        receivers = [asyncio.create_task(self._receive_loop()) for _ in range(self.settings.receivers)]
+        tasks = [*receivers, asyncio.create_task(self._batch_loop()), asyncio.create_task(self._heartbeat_loop())]
         try:
             await self._stopping.wait()
-            for task in tasks[:2]:
+            for task in tasks[:-1]:  # receivers and batcher; the heartbeat runs until the end
                 task.cancel()
             drain = asyncio.create_task(self._drain())
             abort = asyncio.create_task(self._abort.wait())
