@@ -98,7 +98,11 @@ class Consumer:
 
     async def run(self) -> Stats:
         receivers = [asyncio.create_task(self._receive_loop()) for _ in range(self.settings.receivers)]
-        tasks = [*receivers, asyncio.create_task(self._batch_loop()), asyncio.create_task(self._heartbeat_loop())]
+        tasks = [
+            *receivers,
+            asyncio.create_task(self._batch_loop()),
+            asyncio.create_task(self._heartbeat_loop()),
+        ]
         try:
             await self._stopping.wait()
             for task in tasks[:-1]:  # receivers and batcher; the heartbeat runs until the end

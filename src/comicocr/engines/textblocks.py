@@ -35,7 +35,7 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> tuple[list[Blo
     height, width = gray.shape
     # A 3x3 median removes JPEG ringing and scanner grain without eroding strokes.
     ink = (cv2.medianBlur(gray, 3) < 140).astype(np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    count, labels, stats, centroids = cv2.connectedComponentsWithStats(ink, connectivity=8)
     if count <= 1:
         return [], gray
     _xs, _ys, ws, hs, areas = (stats[1:, i] for i in range(5))
@@ -76,5 +76,9 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> tuple[list[Blo
         x1, y1 = min(width, x + w - pad_x + margin), min(height, y + h - pad_y + margin)
         if x1 - x0 < glyph * 0.8 or y1 - y0 < glyph * 0.8:
             continue  # a lone dot or speck
+        inside = [k for k in keep if x0 <= centroids[k][0] <= x1 and y0 <= centroids[k][1] <= y1]
+        size_of = ws if vertical else hs
+        if len(inside) == 1 and size_of[inside[0] - 1] > 1.5 * glyph:
+            continue  # one shape, bigger than the lettering: a head, a wheel, a bolt of art
         blocks.append(Block(int(x0), int(y0), int(x1 - x0), int(y1 - y0), glyph))
     return blocks, cleaned
