@@ -382,6 +382,13 @@ def redrive(
     typer.echo(f"{verb} {len(report.listed) if dry_run else report.moved} messages ({report.via})")
 
 
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{int(hours)} h {rest / 60:.0f} min" if hours else f"{rest / 60:.0f} min"
+
+
 @app.command()
 def estimate(
     pages: Annotated[int | None, typer.Option(help="how many pages (default: the manifest's rows)")] = None,
@@ -400,14 +407,26 @@ def estimate(
         from comicocr.manifest import read_manifest
 
         pages = len(read_manifest(manifest).rows)
+    from comicocr.engines import is_paced
+
+    if is_paced(settings.method):
+        from comicocr.estimate import estimate_vlm
+
+        wall, tokens = estimate_vlm(pages, settings.vlm_requests_per_min)
+        typer.echo(
+            f"{pages} pages with {settings.method} at {settings.vlm_requests_per_min:g} requests/min:\n"
+            f"  time:   ~{wall / 3600:.1f} h (the request rate binds, not the workers)\n"
+            f"  tokens: at most ~{tokens:,} (image + prompt + output allowance):"
+            " multiply by your model's price"
+        )
+        return
     try:
         e = model(pages, settings.method, workers, pages_per_call)
     except KeyError as exc:
         raise _fail(str(exc.args[0])) from None
-    hours, rest = divmod(e.wall_s, 3600)
     typer.echo(
         f"{e.pages} pages with {e.method} on {e.workers} workers ({e.calls} Lithops calls):\n"
-        f"  time:  ~{int(hours)} h {rest / 60:.0f} min wall, {e.cpu_hours:.1f} CPU-hours\n"
+        f"  time:  ~{_duration(e.wall_s)} wall, {e.cpu_hours:.1f} CPU-hours\n"
         f"  AWS Lambda ({e.lambda_memory_gb:.2f} GB per worker): ~${e.lambda_usd:.2f}"
         f" (${e.usd_per_1000_pages:.3f} per 1,000 pages)"
     )

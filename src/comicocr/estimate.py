@@ -26,10 +26,10 @@ class Profile:
 
 # Measured with bench/cost.py on the development machine kind (2-core x86_64); see BENCHMARKS.md.
 PROFILES = {
-    "null": Profile(0.02, 0.25),
-    "tesseract": Profile(1.9, 0.45),
-    "paddleocr": Profile(2.6, 1.2),
-    "easyocr": Profile(13.0, 2.6),
+    "null": Profile(0.005, 0.1),
+    "tesseract": Profile(1.07, 0.21),
+    "paddleocr": Profile(2.52, 1.97),
+    "easyocr": Profile(15.6, 1.84),
 }
 
 
@@ -47,6 +47,16 @@ class Estimate:
     @property
     def usd_per_1000_pages(self) -> float:
         return self.lambda_usd / max(self.pages, 1) * 1000
+
+
+def estimate_vlm(
+    pages: int, requests_per_min: float, max_side: int = 1600, max_tokens: int = 2048
+) -> tuple[float, int]:
+    """A VLM run is bound by its request rate: (wall seconds, worst-case tokens). The price
+    per token is the provider's; multiply."""
+    from comicocr.ratelimit import estimate_tokens
+
+    return pages / requests_per_min * 60, pages * estimate_tokens(max_side, max_tokens)
 
 
 def estimate(pages: int, method: str, workers: int, pages_per_call: int = 25) -> Estimate:

@@ -26,7 +26,7 @@ import structlog
 from comicocr.consumer import acker
 from comicocr.consumer.batcher import group_key, next_batch
 from comicocr.consumer.dispatch import Chunk, Dispatcher, build_chunks, run_chunks
-from comicocr.engines import engine_class
+from comicocr.engines import is_paced
 from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.messages import PageMessage, parse_body
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Outgoing, Queue
@@ -55,14 +55,6 @@ class Stats:
     @property
     def tokens_per_min(self) -> float:
         return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
-
-
-def _is_paced(method: str) -> bool:
-    """Engines that call a rate-limited service (the VLMs) go through the pacer."""
-    try:
-        return bool(getattr(engine_class(method), "paced", False))
-    except Exception:  # an unknown engine fails in the worker, with its reason
-        return False
 
 
 @dataclass
@@ -175,7 +167,7 @@ class Consumer:
         s = self.settings
         name = page.method or s.method
         options = dict(page.options or s.engine_options)
-        if _is_paced(name):  # the VLM settings reach the engine as options, not environment
+        if is_paced(name):  # the VLM settings reach the engine as options, not environment
             defaults = {"model": s.vlm_model, "base_url": s.vlm_base_url}
             options = {**{k: v for k, v in defaults.items() if v}, **options}
         return {
@@ -221,8 +213,8 @@ class Consumer:
         if not work:
             return actions
         s = self.settings
-        paced = [w for w in work if _is_paced(w[2]["engine"]["name"])]
-        plain = [w for w in work if not _is_paced(w[2]["engine"]["name"])]
+        paced = [w for w in work if is_paced(w[2]["engine"]["name"])]
+        plain = [w for w in work if not is_paced(w[2]["engine"]["name"])]
         paced_chunks, deferred = self._schedule(paced)
         chunks = build_chunks(plain, s.workers, s.max_chunk) + paced_chunks
         started = time.monotonic()

@@ -106,6 +106,14 @@ def engine_class(name: str) -> type[Engine]:
     return getattr(mod, attr)  # type: ignore[no-any-return]
 
 
+def is_paced(name: str) -> bool:
+    """Engines that call a rate-limited service (the VLMs) go through the consumer's pacer."""
+    try:
+        return bool(getattr(engine_class(name), "paced", False))
+    except Exception:  # an unknown engine fails in the worker, with its reason
+        return False
+
+
 def available() -> list[str]:
     names = set(_BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return sorted(names)
