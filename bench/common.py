@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from PIL import Image
 
+from comicocr import logs
 from comicocr.consumer import Consumer
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
 from comicocr.messages import PageMessage
@@ -22,6 +23,7 @@ from comicocr.samples import make_page
 from comicocr.settings import Settings
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+logs.configure(verbose=False)  # warnings only, on stderr: stdout is for the table
 
 
 def comic_pages(
