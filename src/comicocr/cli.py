@@ -68,6 +68,17 @@ def _use_api_key(api_key: str | None) -> None:
         os.environ["OPENROUTER_API_KEY"] = api_key
 
 
+# Flag names that differ from the Settings field they set.
+_FLAG_FIELDS = {"allow_root": "allowed_roots", "model": "vlm_model"}
+
+
+def _settings_from_flags(flags: dict[str, Any]) -> Settings:
+    """Settings from a command's parameters (its ``locals()``): each flag that names a setting."""
+    known = set(Settings.model_fields) | {"output_bucket", "output_key_prefix"}
+    picked = {_FLAG_FIELDS.get(k, k): v for k, v in flags.items()}
+    return _settings(**{k: v for k, v in picked.items() if k in known})
+
+
 def _settings(**flags: Any) -> Settings:
     bucket, prefix = flags.pop("output_bucket", None), flags.pop("output_key_prefix", None)
     if bucket:
@@ -180,23 +191,7 @@ def run(
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
     logs.configure(verbose)
     _use_api_key(api_key)
-    settings = _settings(
-        method=method,
-        lang=lang,
-        output=output,
-        output_bucket=output_bucket,
-        output_key_prefix=output_key_prefix,
-        workers=workers,
-        queue=queue,
-        backend=backend,
-        lithops_config=lithops_config,
-        gpu=gpu,
-        reading_direction=reading_direction,
-        vlm_model=model,
-        batch_size=batch_size,
-        batch_window_s=batch_window_s,
-        allowed_roots=allow_root,
-    )
+    settings = _settings_from_flags(locals())
     pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
     todo = [p for p in pages if not storage.exists(storage.result_location(settings.output, p.canonical_id))]
     already = len(pages) - len(todo)
@@ -318,23 +313,7 @@ def consume(
     """The long-running service: consume pages until SIGTERM (or until idle)."""
     logs.configure(verbose)
     _use_api_key(api_key)
-    settings = _settings(
-        queue=queue,
-        method=method,
-        lang=lang,
-        output=output,
-        output_bucket=output_bucket,
-        output_key_prefix=output_key_prefix,
-        workers=workers,
-        backend=backend,
-        lithops_config=lithops_config,
-        batch_size=batch_size,
-        batch_window_s=batch_window_s,
-        gpu=gpu,
-        reading_direction=reading_direction,
-        vlm_model=model,
-        allowed_roots=allow_root,
-    )
+    settings = _settings_from_flags(locals())
     stats = asyncio.run(_consume(settings, until_idle))
     typer.echo(
         json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)})
