@@ -2,7 +2,8 @@
 
 Exit codes: 0 every page has a result; 1 unexpected error; 2 bad usage or
 configuration; 3 some page ended in the dead-letter queue; 4 some manifest row was
-rejected (and no page was dead-lettered).
+rejected (and no page was dead-lettered); 130 ``run`` was interrupted (SIGINT/SIGTERM) before
+every page was done (``consume`` exits 0 after a graceful stop: that is its normal end).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from comicocr import logs, storage
 from comicocr.errors import ConfigError, PageError
 from comicocr.settings import Settings
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming OCR for comic and manga pages.")
 
@@ -213,7 +214,8 @@ def run(
         err=True,
     )
     report, stats = asyncio.run(main())
-    done = stats.outcomes["done"] + stats.outcomes["skipped"]
+    # Distinct pages of this manifest: a queue may also hold pages of an earlier, interrupted run.
+    done = len({p.canonical_id for p in todo} & (stats.finished_ids or set()))
     typer.echo(
         f"done: {done + already} of {len(pages)} pages have results in {_where(settings.output)}"
         f" ({done} this run, {already} already there)"
@@ -231,6 +233,9 @@ def run(
         typer.echo(f"not enqueued: {cid}")
     if rejected:
         typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
+    if stats.interrupted:
+        typer.echo("interrupted: the pages not done are back on the queue; run again to finish them")
+        raise typer.Exit(EXIT_INTERRUPTED)
     if stats.dead or report.failed:
         raise typer.Exit(EXIT_DEAD_LETTERED)
     if rejected:

@@ -63,3 +63,33 @@ def test_bad_flag_is_a_clear_usage_error(workdir: Path) -> None:
     nofile = run("run", "--manifest", "nope.csv", cwd=workdir)
     assert nofile.returncode == 2
     assert "cannot read manifest" in nofile.stderr
+
+
+def test_interrupted_run_says_so_and_a_rerun_finishes(workdir: Path) -> None:
+    import os
+    import signal
+    import time
+
+    rows = "".join(f"book/s{i:02d},page_001.png\n" for i in range(30))
+    (workdir / "slow.csv").write_text("canonical_id,absolute_image_path\n" + rows)
+    env = {**os.environ, "COMICOCR_ENGINE_OPTIONS": '{"seconds": 0.2}', "COMICOCR_BATCH_SIZE": "4"}
+    args = [*CLI, "run", "--manifest", "slow.csv", "--output", "out", "--method", "fault_slow"]
+    proc = subprocess.Popen(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not list((workdir / "out").rglob("*_ocr.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stdout + stderr
+    assert "interrupted" in stdout
+    done_first = len(list((workdir / "out").rglob("*_ocr.json")))
+    assert 0 < done_first < 30
+
+    again = subprocess.run(
+        args, cwd=workdir, env=env, check=False, capture_output=True, text=True, timeout=240
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "done: 30 of 30 pages have results" in again.stdout
+    assert len(list((workdir / "out").rglob("*_ocr.json"))) == 30

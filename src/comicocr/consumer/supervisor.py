@@ -47,6 +47,8 @@ class Stats:
     dead: list[tuple[str, str, str]] = field(default_factory=list)  # (id, class, reason)
     vlm_tokens: int = 0
     vlm_requests: int = 0
+    interrupted: bool = False  # stopped by a signal, not because the queue ran dry
+    finished_ids: set[str] | None = None  # ids whose result exists now; kept only in until-idle runs
 
     @property
     def elapsed_s(self) -> float:
@@ -71,7 +73,7 @@ class Consumer:
         self.dispatcher = dispatcher
         self.settings = settings
         self.until_idle = until_idle
-        self.stats = Stats()
+        self.stats = Stats(finished_ids=set() if until_idle else None)
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
         self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
         self._batches = asyncio.Semaphore(settings.max_inflight_batches)
@@ -81,8 +83,10 @@ class Consumer:
         self._drained = asyncio.Event()  # the last receive found the queue empty
         self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
 
-    def stop(self) -> None:
-        """Begin a graceful stop; a second call aborts (safe to call from a signal handler)."""
+    def stop(self, idle: bool = False) -> None:
+        """Begin a graceful stop; a second call aborts (safe to call from a signal handler).
+        ``idle``: the queue ran dry in until-idle mode, which is no interruption."""
+        self.stats.interrupted = self.stats.interrupted or not idle
         if self._stopping.is_set():
             log.warning("consumer.abort", held=len(self._held))
             self._abort.set()
@@ -142,7 +146,7 @@ class Consumer:
                 await self._buffer.put(message)
             if not messages and self.until_idle and await self._idle():
                 log.info("consumer.idle", received=self.stats.received)
-                self.stop()
+                self.stop(idle=True)
 
     async def _idle(self) -> bool:
         if self._held or self._inflight:
@@ -297,6 +301,8 @@ class Consumer:
         for action in result.applied:
             label = action.status if action.kind == "delete" else action.kind
             self.stats.outcomes[label] += 1
+            if label in ("done", "skipped") and action.canonical_id and self.stats.finished_ids is not None:
+                self.stats.finished_ids.add(action.canonical_id)
             if action.kind == "dead":
                 ident = action.canonical_id or f"message {action.message.id}"
                 self.stats.dead.append((ident, str(action.error_class), action.reason))
