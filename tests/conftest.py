@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,7 +16,3 @@ def sample_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_pages(out, pages=3, seed=11, width=1000, height=1500)
     return out
 
-
-def truth(pages_dir: Path, name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((pages_dir / f"{name}.truth.json").read_text())
-    return data
