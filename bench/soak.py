@@ -27,9 +27,14 @@ from comicocr.producer import enqueue_pages
 from comicocr.queues import open_queue
 
 
-def lithops_files() -> int:
-    root = Path(tempfile.gettempdir()) / "lithops-root"
-    return sum(1 for p in root.rglob("*") if p.is_file()) if root.exists() else 0
+def lithops_files(executor_id: str) -> int:
+    """Files this executor's jobs left in Lithops' temp dir (storage, job markers, logs)."""
+    from lithops.constants import LITHOPS_TEMP_DIR
+
+    root = Path(LITHOPS_TEMP_DIR)
+    return sum(1 for p in root.rglob(f"*{executor_id}*") if p.is_file()) + sum(
+        1 for d in root.rglob(f"*{executor_id}*") if d.is_dir() for p in d.rglob("*") if p.is_file()
+    )
 
 
 def sample(dispatcher: LithopsDispatcher) -> dict[str, Any]:
@@ -37,7 +42,7 @@ def sample(dispatcher: LithopsDispatcher) -> dict[str, Any]:
         "rss_mb": psutil.Process().memory_info().rss / 2**20,
         "threads": threading.active_count(),
         "futures": len(dispatcher._fe.futures),
-        "job_files": lithops_files(),
+        "job_files": lithops_files(dispatcher._fe.executor_id),
     }
 
 

@@ -9,8 +9,10 @@ thread): deadlines are enforced on the asyncio side.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import os
 import sys
 import threading
 from importlib import resources
@@ -82,14 +84,34 @@ class LithopsDispatcher:
         with self._lock:
             fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks], timeout=self.task_timeout_s)
         try:
-            self._fe.wait(fs, throw_except=False, show_progressbar=False)
+            self._fe.wait(fs, throw_except=False, show_progressbar=False, clean_jobs=False)
             return [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
         finally:
-            with self._lock:
-                # Without this, futures and job files grow without bound in a long-lived executor.
-                self._fe.clean(fs=fs)
-                done = set(map(id, fs))
-                self._fe.futures = [f for f in self._fe.futures if id(f) not in done]
+            self._forget(fs)
+
+    def _forget(self, fs: list[Any]) -> None:
+        """Delete the finished job's data now, in this thread. Lithops' ``clean()`` hands the
+        work to a background cleaner that fell ~1,000 jobs behind a consumer starting a job
+        a second (bench/soak.py): without this, job files grow without bound."""
+        from lithops.constants import JOBS_DIR, JOBS_PREFIX, LOGS_DIR
+        from lithops.storage.utils import clean_bucket
+
+        with self._lock:
+            done = set(map(id, fs))
+            self._fe.futures = [f for f in self._fe.futures if id(f) not in done]
+        storage = self._fe.internal_storage
+        for job_key in {f.job_key for f in fs}:
+            try:
+                clean_bucket(storage.storage, storage.bucket, f"{JOBS_PREFIX}/{job_key}/", sleep=0)
+            except Exception:
+                log.debug("lithops job clean-up failed", exc_info=True)
+            if self.backend == "localhost":  # the localhost runner's own marker and log
+                for path in (
+                    os.path.join(JOBS_DIR, f"{job_key}.done"),
+                    os.path.join(LOGS_DIR, f"{job_key}.log"),
+                ):
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
 
     @staticmethod
     def _outcomes_of(future: Any, chunk: dict[str, Any]) -> list[dict[str, Any]]:
