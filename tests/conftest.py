@@ -15,4 +15,3 @@ def sample_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("pages")
     write_pages(out, pages=3, seed=11, width=1000, height=1500)
     return out
-
