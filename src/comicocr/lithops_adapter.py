@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from comicocr.errors import ConfigError, ErrorClass
-from comicocr.remote import process_chunk
+from comicocr.errors import ConfigError
+from comicocr.remote import chunk_failed, process_chunk
 
 log = logging.getLogger(__name__)
 
@@ -132,17 +132,7 @@ class LithopsDispatcher:
                 if isinstance(result, list) and len(result) == len(chunk["pages"]):
                     return result
                 error = "Lithops call returned a malformed result"
-        return [
-            {
-                "key": p["key"],
-                "canonical_id": p["canonical_id"],
-                "status": "error",
-                "error_class": str(ErrorClass.RETRYABLE),
-                "error": error,
-                "chunk_failed": True,  # the call died as a whole: no single page is known to be at fault
-            }
-            for p in chunk["pages"]
-        ]
+        return chunk_failed(chunk["pages"], error)
 
     def close(self) -> None:
         with self._lock:

@@ -28,6 +28,12 @@ def _error(page: dict[str, Any], error_class: ErrorClass, message: str) -> dict[
     return _outcome(page, "error", error_class=str(error_class), error=message[:MAX_ERROR_CHARS])
 
 
+def chunk_failed(pages: list[dict[str, Any]], error: str) -> list[dict[str, Any]]:
+    """Outcomes for a call that died as a whole (crash, OOM kill, timeout): every page is
+    retryable, and ``chunk_failed`` says no single page is known to be at fault."""
+    return [{**_error(p, ErrorClass.RETRYABLE, error), "chunk_failed": True} for p in pages]
+
+
 def process_chunk(chunk: dict[str, Any]) -> list[dict[str, Any]]:
     """OCR every page of ``chunk`` and write each result; return an outcome per page.
 

@@ -125,8 +125,6 @@ def read_bytes(uri: str, max_bytes: int) -> bytes:
             raise PermanentError(f"image not found: {uri[:200]}") from None
         except IsADirectoryError:
             raise PermanentError(f"image path is a directory: {uri[:200]}") from None
-        except PermanentError:
-            raise
         except OSError as exc:
             raise PermanentError(f"cannot read image {uri[:200]}: {exc.strerror}") from None
     if len(data) > max_bytes:

@@ -20,6 +20,7 @@ from comicocr.consumer.batcher import group_key, split_evenly
 from comicocr.messages import PageMessage
 from comicocr.queues.base import Message
 from comicocr.redact import redact
+from comicocr.remote import chunk_failed
 
 log = structlog.get_logger("comicocr.dispatch")
 
@@ -62,20 +63,6 @@ def build_chunks(
     ]
 
 
-def _failed(chunk: Chunk, error: str) -> list[Outcome]:
-    return [
-        {
-            "key": str(i),
-            "canonical_id": p.canonical_id,
-            "status": "error",
-            "error_class": "retryable",
-            "error": error[:300],
-            "chunk_failed": True,
-        }
-        for i, (_, p) in enumerate(chunk.items)
-    ]
-
-
 async def _run(dispatcher: Dispatcher, chunks: list[Chunk], deadline_s: float) -> list[list[Outcome]]:
     # The deadline lives here, on the asyncio side (Lithops' wait(timeout=) uses SIGALRM).
     try:
@@ -84,7 +71,7 @@ async def _run(dispatcher: Dispatcher, chunks: list[Chunk], deadline_s: float) -
     except Exception as exc:
         error = "dispatch timed out" if isinstance(exc, TimeoutError) else f"dispatch failed: {exc}"
         log.warning("batch.dispatch_failed", error=redact(error)[:200])
-        return [_failed(c, error) for c in chunks]
+        return [chunk_failed(c.payload()["pages"], error) for c in chunks]
 
 
 async def run_chunks(
