@@ -54,7 +54,7 @@ def score(engine: Any, pages: list[tuple[Any, dict[str, Any]]], lang: str, show:
     totals = dict.fromkeys(("page_err", "page_chars", "bal_err", "bal_chars", "found", "lines", "cpu"), 0.0)
     for image, truth in pages:
         started = cpu_s()
-        regions = layout.order_page(image, engine.recognize(image), truth["direction"])
+        regions = layout.order_page(image, engine.recognize(image).regions, truth["direction"])
         totals["cpu"] += cpu_s() - started
         got, want = norm("\n".join(r.text for r in regions), lang), norm(truth["full_text"], lang)
         dist = Levenshtein.distance(got, want)

@@ -14,11 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from PIL import Image
 
 from comicocr import logs
-from comicocr.consumer import Consumer
-from comicocr.lithops_adapter import LithopsDispatcher, load_config
+from comicocr.lithops_adapter import LithopsDispatcher
 from comicocr.messages import PageMessage
-from comicocr.producer import enqueue_pages
-from comicocr.queues import open_queue
+from comicocr.pipeline import Pipeline
 from comicocr.samples import make_page
 from comicocr.settings import Settings
 
@@ -56,21 +54,14 @@ def settings(queue: str, output: Path, **kw: Any) -> Settings:
 async def run_pipeline(
     s: Settings, pages: list[PageMessage], dispatcher: LithopsDispatcher | None = None
 ) -> dict[str, float]:
-    """Enqueue ``pages`` and consume until idle; return the phases' wall seconds."""
-    own = dispatcher is None
-    dispatcher = dispatcher or LithopsDispatcher(load_config(None, workers=s.workers), s.task_timeout_s)
-    queue = open_queue(s.queue_address, s.dlq, s.visibility_timeout_s)
-    await queue.ensure()
-    try:
+    """Enqueue ``pages`` and consume until idle; return the phases' wall seconds.
+    Without ``dispatcher`` the run starts its own Lithops executor, as ``comicocr run`` does."""
+    async with Pipeline(s, dispatcher=dispatcher) as pipeline:
         t0 = time.perf_counter()
-        report = await enqueue_pages(queue, pages)
+        report = await pipeline.enqueue(pages)
         t1 = time.perf_counter()
-        stats = await Consumer(queue, dispatcher, s, until_idle=True).run()
+        stats = await pipeline.consume(until_idle=True)
         t2 = time.perf_counter()
-    finally:
-        await queue.close()
-        if own:
-            dispatcher.close()
     assert report.sent == len(pages), report
     done = stats.outcomes["done"] + stats.outcomes["skipped"]
     assert done == len(pages), (done, stats.outcomes, stats.dead[:3])

@@ -21,33 +21,44 @@ from typing import Any
 
 from common import comic_pages, run, run_pipeline, settings
 
-from comicocr.engines import load_engine
-from comicocr.remote import _process_page
+from comicocr.contract import Chunk, ChunkSpec, Done, EngineSpec, PageJob
+from comicocr.settings import Settings
+from comicocr.worker import PageReader
 
-_engine: Any = None
-
-
-def _init(name: str) -> None:
-    global _engine
-    _engine = load_engine(name, {}, "en", gpu=False)
+_reader: PageReader | None = None
 
 
-def _one(args: tuple[dict[str, Any], dict[str, Any]]) -> str:
-    page, chunk = args
-    return str(_process_page(page, chunk, _engine, _engine.describe())["status"])
+def _init(chunk: Chunk) -> None:
+    global _reader
+    from comicocr.engines import load_engine
+
+    engine = load_engine(chunk.spec.engine.name, {}, "en", gpu=False)
+    _reader = PageReader(chunk, engine, engine.describe())
+
+
+def _one(page: PageJob) -> bool:
+    assert _reader is not None
+    return isinstance(_reader.read(page), Done)
 
 
 def raw(name: str, pages: list[Any], out: Path, workers: int) -> float:
-    chunk = {"engine": {"name": name, "lang": "en"}, "output": str(out), "max_image_bytes": 50 << 20}
-    jobs = [
-        ({"key": str(i), "canonical_id": p.canonical_id, "image_path": p.image_path}, chunk)
-        for i, p in enumerate(pages)
-    ]
+    defaults = Settings()
+    spec = ChunkSpec(
+        engine=EngineSpec(name, "en"),
+        output=str(out),
+        direction=None,
+        skip_existing=True,
+        max_image_bytes=defaults.max_image_bytes,
+        max_image_pixels=defaults.max_image_pixels,
+        allowed_roots=(),
+        allow_http=False,
+    )
+    jobs = [PageJob(str(i), p.canonical_id, p.image_path) for i, p in enumerate(pages)]
     started = time.perf_counter()
-    with ProcessPoolExecutor(workers, initializer=_init, initargs=(name,)) as pool:
-        statuses = list(pool.map(_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
+    with ProcessPoolExecutor(workers, initializer=_init, initargs=(Chunk(spec, ()),)) as pool:
+        done = list(pool.map(_one, jobs, chunksize=max(1, len(jobs) // (workers * 4))))
     elapsed = time.perf_counter() - started
-    assert statuses.count("done") == len(pages), statuses[:5]
+    assert all(done), done[:5]
     return elapsed
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -22,6 +22,15 @@ from pydantic import ValidationError
 from comicocr import logs, storage
 from comicocr.errors import ConfigError, PageError
 from comicocr.settings import Settings
+
+if TYPE_CHECKING:
+    from comicocr.consumer import Stats
+    from comicocr.manifest import RejectedRow
+    from comicocr.messages import PageMessage
+    from comicocr.pipeline import Pipeline
+    from comicocr.producer import EnqueueReport
+
+T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -69,27 +78,26 @@ def _use_api_key(api_key: str | None) -> None:
         os.environ["OPENROUTER_API_KEY"] = api_key
 
 
-# Flag names that differ from the Settings field they set.
-_FLAG_FIELDS = {"allow_root": "allowed_roots", "model": "vlm_model"}
-
-
-def _settings_from_flags(flags: dict[str, Any]) -> Settings:
-    """Settings from a command's parameters (its ``locals()``): each flag that names a setting."""
-    known = set(Settings.model_fields) | {"output_bucket", "output_key_prefix"}
-    picked = {_FLAG_FIELDS.get(k, k): v for k, v in flags.items()}
-    return _settings(**{k: v for k, v in picked.items() if k in known})
-
-
-def _settings(**flags: Any) -> Settings:
-    bucket, prefix = flags.pop("output_bucket", None), flags.pop("output_key_prefix", None)
-    if bucket:
-        flags["output"] = f"s3://{bucket}/{(prefix or '').strip('/')}".rstrip("/")
+def _settings(
+    *,
+    output_bucket: str | None = None,
+    output_key_prefix: str | None = None,
+    extra_roots: list[str] | None = None,
+    **flags: Any,  # Settings fields, each of its own type
+) -> Settings:
+    """The one Settings of a command: its flags (None or False: not given, so the environment
+    or the default applies), with ``extra_roots`` allowed before any configured ones."""
+    if output_bucket:
+        flags["output"] = f"s3://{output_bucket}/{(output_key_prefix or '').strip('/')}".rstrip("/")
     try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None and v is not False})
+        settings = Settings(**{k: v for k, v in flags.items() if v is not None and v is not False})
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise ConfigError(f"{where + ': ' if where else ''}{err['msg']}") from None
+    if extra_roots:
+        settings = settings.model_copy(update={"allowed_roots": [*extra_roots, *settings.allowed_roots]})
+    return settings
 
 
 def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -97,32 +105,30 @@ def _fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _open_queue(settings: Settings) -> Any:
-    from comicocr.queues import open_queue
+def _with_pipeline(settings: Settings, work: Callable[[Pipeline], Awaitable[T]], create: bool = True) -> T:
+    """Open the command's queue once, run ``work`` with it, close it."""
+    from comicocr.pipeline import Pipeline
 
-    return open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
+    async def main() -> T:
+        async with Pipeline(settings, create=create) as pipeline:
+            return await work(pipeline)
+
+    return asyncio.run(main())
 
 
-async def _ensure(queue: Any) -> None:
-    """Create the queues if needed, riding out a queue server that is still starting."""
-    import stamina
-
-    async for attempt in stamina.retry_context(on=Exception, attempts=8, wait_initial=0.5, wait_max=8.0):
-        with attempt:
-            await queue.ensure()
+def _manifest_roots(manifest: Path, image_path_prefix: str | None) -> list[str]:
+    """Where a manifest's images may come from without --allow-root: its folder and the prefix."""
+    return [str(manifest.resolve().parent), *([image_path_prefix] if image_path_prefix else [])]
 
 
 def _manifest_pages(
     manifest: Path, settings: Settings, image_path_prefix: str | None, method: str | None
-) -> Any:
-    """Read a manifest; reject rows outside the allowed roots (default: the manifest's folder,
-    the image prefix, and every --allow-root) with their line numbers."""
+) -> tuple[list[PageMessage], list[RejectedRow]]:
+    """Read a manifest; reject rows outside the allowed roots with their line numbers."""
     from comicocr.manifest import RejectedRow, read_manifest
     from comicocr.messages import PageMessage
 
     parsed = read_manifest(manifest, image_path_prefix)
-    roots = [str(manifest.resolve().parent), *([image_path_prefix] if image_path_prefix else [])]
-    settings.allowed_roots = [*roots, *settings.allowed_roots]
     rows = []
     for row in parsed.rows:
         try:
@@ -137,10 +143,7 @@ def _manifest_pages(
     return pages, parsed.rejected
 
 
-async def _consume(settings: Settings, until_idle: bool) -> Any:
-    from comicocr.consumer import Consumer
-    from comicocr.lithops_adapter import LithopsDispatcher, load_config
-
+def _warn_before_consuming(settings: Settings) -> None:
     if settings.gpu:
         from comicocr.engines import engine_class
 
@@ -152,19 +155,6 @@ async def _consume(settings: Settings, until_idle: bool) -> Any:
             "(set COMICOCR_ALLOWED_ROOTS or --allow-root)",
             err=True,
         )
-    queue = _open_queue(settings)
-    await _ensure(queue)
-    config = load_config(settings.lithops_config, settings.backend, settings.storage, settings.workers)
-    dispatcher = await asyncio.to_thread(LithopsDispatcher, config, settings.task_timeout_s)
-    try:
-        consumer = Consumer(queue, dispatcher, settings, until_idle=until_idle)
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, consumer.stop)
-        return await consumer.run()
-    finally:
-        await asyncio.to_thread(dispatcher.close)
-        await queue.close()
 
 
 @app.command()
@@ -192,28 +182,39 @@ def run(
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
     logs.configure(verbose)
     _use_api_key(api_key)
-    settings = _settings_from_flags(locals())
+    settings = _settings(
+        method=method,
+        lang=lang,
+        output=output,
+        output_bucket=output_bucket,
+        output_key_prefix=output_key_prefix,
+        workers=workers,
+        queue=queue,
+        backend=backend,
+        lithops_config=lithops_config,
+        allowed_roots=allow_root,
+        extra_roots=_manifest_roots(manifest, image_path_prefix),
+        batch_size=batch_size,
+        batch_window_s=batch_window_s,
+        reading_direction=reading_direction,
+        vlm_model=model,
+        gpu=gpu,
+    )
     pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
     todo = [p for p in pages if not storage.exists(storage.result_location(settings.output, p.canonical_id))]
     already = len(pages) - len(todo)
-
-    async def main() -> tuple[Any, Any]:
-        from comicocr.producer import enqueue_pages
-
-        q = _open_queue(settings)
-        await _ensure(q)
-        try:
-            report = await enqueue_pages(q, todo)
-        finally:
-            await q.close()
-        return report, await _consume(settings, until_idle=True)
-
     typer.echo(
         f"comicocr: {len(todo)} pages to OCR with {settings.method} ({already} already done)"
         f" -> {settings.output}",
         err=True,
     )
-    report, stats = asyncio.run(main())
+    _warn_before_consuming(settings)
+
+    async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats]:
+        report = await pipeline.enqueue(todo)
+        return report, await pipeline.consume(until_idle=True)
+
+    report, stats = _with_pipeline(settings, enqueue_then_consume)
     # Distinct pages of this manifest: a queue may also hold pages of an earlier, interrupted run.
     done = len({p.canonical_id for p in todo} & (stats.finished_ids or set()))
     typer.echo(
@@ -260,12 +261,12 @@ def enqueue(
     """Send a manifest (backfill) or one page (continuous ingestion) to the queue."""
     logs.configure(verbose)
     from comicocr.messages import PageMessage
-    from comicocr.producer import enqueue_pages
 
-    settings = _settings(queue=queue, allowed_roots=allow_root)
     if (manifest is None) == (canonical_id is None):
         raise _fail("give either --manifest or --canonical-id with --image")
-    rejected: list[Any] = []
+    roots = _manifest_roots(manifest, image_path_prefix) if manifest is not None else None
+    settings = _settings(queue=queue, allowed_roots=allow_root, extra_roots=roots)
+    rejected: list[RejectedRow] = []
     if manifest is not None:
         pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, method)
     else:
@@ -276,15 +277,7 @@ def enqueue(
         except ValidationError as exc:
             raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
 
-    async def main() -> Any:
-        q = _open_queue(settings)
-        await _ensure(q)
-        try:
-            return await enqueue_pages(q, pages)
-        finally:
-            await q.close()
-
-    report = asyncio.run(main())
+    report = _with_pipeline(settings, lambda pipeline: pipeline.enqueue(pages))
     typer.echo(f"enqueued {report.sent} pages to {queue}")
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
@@ -318,8 +311,25 @@ def consume(
     """The long-running service: consume pages until SIGTERM (or until idle)."""
     logs.configure(verbose)
     _use_api_key(api_key)
-    settings = _settings_from_flags(locals())
-    stats = asyncio.run(_consume(settings, until_idle))
+    settings = _settings(
+        queue=queue,
+        method=method,
+        lang=lang,
+        output=output,
+        output_bucket=output_bucket,
+        output_key_prefix=output_key_prefix,
+        workers=workers,
+        backend=backend,
+        lithops_config=lithops_config,
+        allowed_roots=allow_root,
+        batch_size=batch_size,
+        batch_window_s=batch_window_s,
+        reading_direction=reading_direction,
+        vlm_model=model,
+        gpu=gpu,
+    )
+    _warn_before_consuming(settings)
+    stats = _with_pipeline(settings, lambda pipeline: pipeline.consume(until_idle))
     typer.echo(
         json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)})
     )
@@ -344,22 +354,18 @@ def redrive(
     from comicocr.consumer.redrive import redrive as do_redrive
 
     settings = _settings(queue=queue, dlq=dlq)
-
-    async def main() -> Any:
-        q = _open_queue(settings)
-        try:
-            return await do_redrive(
-                q,
-                error_classes=set(error_class or []),
-                id_prefix=id_prefix,
-                method=method,
-                max_messages=max_messages,
-                dry_run=dry_run,
-            )
-        finally:
-            await q.close()
-
-    report = asyncio.run(main())
+    report = _with_pipeline(
+        settings,
+        lambda pipeline: do_redrive(
+            pipeline.queue,
+            error_classes=set(error_class or []),
+            id_prefix=id_prefix,
+            method=method,
+            max_messages=max_messages,
+            dry_run=dry_run,
+        ),
+        create=False,
+    )
     verb = "would move" if dry_run else "moved"
     for item in report.listed:
         typer.echo(f"{verb}: {item.canonical_id or '-'} [{item.error_class}] {item.error}")
@@ -391,9 +397,9 @@ def estimate(
         from comicocr.manifest import read_manifest
 
         pages = len(read_manifest(manifest).rows)
-    from comicocr.engines import is_paced
+    from comicocr.engines import engine_class
 
-    if is_paced(settings.method):
+    if engine_class(settings.method).paced:
         from comicocr.estimate import estimate_vlm
 
         wall, tokens = estimate_vlm(pages, settings.vlm_requests_per_min)
@@ -422,15 +428,7 @@ def status(
 ) -> None:
     """Queue depths: waiting, in flight, delayed, dead-lettered."""
     settings = _settings(queue=queue, dlq=dlq)
-
-    async def main() -> Any:
-        q = _open_queue(settings)
-        try:
-            return await q.depths()
-        finally:
-            await q.close()
-
-    depths = asyncio.run(main())
+    depths = _with_pipeline(settings, lambda pipeline: pipeline.queue.depths(), create=False)
     typer.echo(
         json.dumps(
             {

@@ -49,14 +49,12 @@ class Estimate:
         return self.lambda_usd / max(self.pages, 1) * 1000
 
 
-def estimate_vlm(
-    pages: int, requests_per_min: float, max_side: int = 1600, max_tokens: int = 2048
-) -> tuple[float, int]:
-    """A VLM run is bound by its request rate: (wall seconds, worst-case tokens). The price
-    per token is the provider's; multiply."""
-    from comicocr.ratelimit import estimate_tokens
+def estimate_vlm(pages: int, requests_per_min: float) -> tuple[float, int]:
+    """A VLM run is bound by its request rate: (wall seconds, worst-case tokens at the
+    default options). The price per token is the provider's; multiply."""
+    from comicocr.engines.vlm import VLMEngine, VLMOptions
 
-    return pages / requests_per_min * 60, pages * estimate_tokens(max_side, max_tokens)
+    return pages / requests_per_min * 60, pages * VLMEngine.request_tokens(VLMOptions.model_validate({}))
 
 
 def estimate(pages: int, method: str, workers: int, pages_per_call: int = 25) -> Estimate:

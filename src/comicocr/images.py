@@ -7,16 +7,18 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
+from comicocr.contract import MAX_IMAGE_PIXELS
 from comicocr.errors import PermanentError
 
-# Pillow's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; we set
-# it on purpose and turn the warning into an error too, so a bomb never decodes.
-MAX_PIXELS = 100_000_000  # ~10000 x 10000: far beyond any scanned comic page
 MAX_SIDE = 20_000
 
 
-def decode(data: bytes, max_pixels: int = MAX_PIXELS, max_side: int = MAX_SIDE) -> Image.Image:
-    """Bytes -> fully loaded RGB image, or PermanentError saying what is wrong."""
+def decode(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = MAX_SIDE) -> Image.Image:
+    """Bytes -> fully loaded RGB image, or PermanentError saying what is wrong.
+
+    Pillow's own bomb guard warns at MAX_IMAGE_PIXELS and raises at twice that; we set
+    it on purpose and turn the warning into an error too, so a bomb never decodes.
+    """
     if not data:
         raise PermanentError("image file is empty (0 bytes)")
     Image.MAX_IMAGE_PIXELS = max_pixels

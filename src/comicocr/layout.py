@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from comicocr.engines.base import Region
+from comicocr.contract import Region
 
 LTR, RTL = "ltr", "rtl"
 _ANALYSIS_WIDTH = 400  # panels are found on a thumbnail: gutters survive downscaling

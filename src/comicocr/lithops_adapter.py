@@ -1,7 +1,8 @@
 """The only importer of Lithops: one long-lived FunctionExecutor shared by every batch.
 
 A Lithops job costs ~0.4 s end to end on localhost, so the consumer ships several
-pages per call (a chunk) and keeps one executor alive. ``run_chunks`` blocks and
+pages per call (a chunk) and keeps one executor alive. This is where the typed
+contract becomes plain data and back (contract.py): nothing else sees the wire. ``run_chunks`` blocks and
 is meant to be called through ``asyncio.to_thread``; it never passes ``timeout=``
 to ``wait()`` (that installs a SIGALRM handler, which only works on the main
 thread): deadlines are enforced on the asyncio side.
@@ -21,8 +22,9 @@ from typing import Any
 
 import yaml
 
+from comicocr.contract import Chunk, MalformedWire, Outcome, outcome_from_wire
 from comicocr.errors import ConfigError
-from comicocr.remote import chunk_failed, process_chunk
+from comicocr.remote import process_chunk
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,7 @@ class LithopsDispatcher:
         self.backend = config["lithops"]["backend"]
         self._fe = lithops.FunctionExecutor(config=config)
 
-    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]:
         """Run every chunk as one Lithops call; a call that fails as a whole
         (worker crash, OOM kill, timeout) yields a retryable outcome for each of its pages.
 
@@ -82,7 +84,8 @@ class LithopsDispatcher:
         between batches. Only submitting and cleaning touch shared executor state.
         """
         with self._lock:
-            fs = self._fe.map(process_chunk, [{"chunk": c} for c in chunks], timeout=self.task_timeout_s)
+            iterdata = [{"chunk": c.to_wire()} for c in chunks]
+            fs = self._fe.map(process_chunk, iterdata, timeout=self.task_timeout_s)
         try:
             self._fe.wait(fs, throw_except=False, show_progressbar=False, clean_jobs=False)
             return [self._outcomes_of(f, c) for f, c in zip(fs, chunks, strict=True)]
@@ -114,7 +117,7 @@ class LithopsDispatcher:
                         os.remove(path)
 
     @staticmethod
-    def _outcomes_of(future: Any, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+    def _outcomes_of(future: Any, chunk: Chunk) -> list[Outcome]:
         error: str | None = None
         if future.error:
             try:
@@ -125,14 +128,17 @@ class LithopsDispatcher:
                 error = "Lithops call failed"
         else:
             try:
-                result: list[dict[str, Any]] = future.result(throw_except=False)
+                result = future.result(throw_except=False)
             except Exception as exc:
                 error = f"cannot read Lithops result: {type(exc).__name__}: {str(exc)[:300]}"
             else:
-                if isinstance(result, list) and len(result) == len(chunk["pages"]):
-                    return result
+                try:
+                    if isinstance(result, list) and len(result) == len(chunk.pages):
+                        return [outcome_from_wire(o) for o in result]
+                except MalformedWire:
+                    pass
                 error = "Lithops call returned a malformed result"
-        return chunk_failed(chunk["pages"], error)
+        return chunk.whole_call_failed(error)
 
     def close(self) -> None:
         with self._lock:

@@ -12,6 +12,8 @@ answer with 429s. ``clock`` is injectable for tests.
 
     pacer = Pacer(requests_per_min=20, tokens_per_min=100_000)
     send_at = pacer.reserve(tokens=4500)   # a time on pacer.clock
+
+How many tokens a page books is the engine's to say (``Engine.request_tokens``).
 """
 
 from __future__ import annotations
@@ -22,13 +24,6 @@ from collections.abc import Callable
 import structlog
 
 log = structlog.get_logger("comicocr.ratelimit")
-
-
-def estimate_tokens(max_side: int, max_tokens: int, prompt_tokens: int = 300) -> int:
-    """A page's worst case: image tokens (one per 28x28 patch of a 2:3 page at ``max_side``),
-    the prompt, and the whole output allowance."""
-    image_tokens = int(max_side * max_side * 2 / 3 / (28 * 28))
-    return image_tokens + prompt_tokens + max_tokens
 
 
 class Pacer:

@@ -17,3 +17,8 @@ def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _SECRET_SHAPES.sub("***", text)
+
+
+def redacted(error: object, limit: int = 200) -> str:
+    """An error (or any text) made safe and short for a log line or a queue attribute."""
+    return redact(str(error))[:limit]

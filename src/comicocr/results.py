@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from comicocr.engines.base import Region
+from comicocr.contract import Region
 
 SCHEMA_VERSION = 1
 

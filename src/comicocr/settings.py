@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from comicocr.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 from comicocr.queues.base import MAX_VISIBILITY_S
 
 DEFAULT_LOCAL_QUEUE = "sqlite:///.comicocr/queue.sqlite3"
@@ -55,8 +56,8 @@ class Settings(BaseSettings):
     task_timeout_s: int = Field(600, ge=1, description="the most one Lithops call (a chunk of pages) may run")
     max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
     backoff_base_s: int = Field(15, ge=0, le=900)
-    max_image_bytes: int = Field(50 * 1024 * 1024, ge=1024)
-    max_image_pixels: int = Field(100_000_000, ge=10_000, description="decompression-bomb guard")
+    max_image_bytes: int = Field(MAX_IMAGE_BYTES, ge=1024)
+    max_image_pixels: int = Field(MAX_IMAGE_PIXELS, ge=10_000, description="decompression-bomb guard")
     skip_existing: bool = True
     allowed_roots: list[str] = Field(
         default_factory=list,

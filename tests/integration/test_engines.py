@@ -21,7 +21,7 @@ def page_cer(engine_name: str, lang: str, seed: int, variant: str = "clean") -> 
     engine = load_engine(engine_name, {}, lang, gpu=False)
     image, truth = make_page(seed, lang, 1200, 1800)
     image = degrade(image, variant, seed)
-    regions = layout.order_page(image, engine.recognize(image), truth["direction"])
+    regions = layout.order_page(image, engine.recognize(image).regions, truth["direction"])
     join = "" if lang == "ja" else " "
     got = join.join("".join(r.text.split()) if lang == "ja" else " ".join(r.text.split()) for r in regions)
     want = join.join(
@@ -68,4 +68,4 @@ def test_no_invented_text_on_blank_or_art_only_pages(engine: str) -> None:
     assert truth["balloons"] == []
     for image in (blank, art, degrade(art, "scan", 77)):
         # What reaches the result: the engine's regions after the layout step.
-        assert layout.order_page(image, reader.recognize(image), "ltr") == []
+        assert layout.order_page(image, reader.recognize(image).regions, "ltr") == []

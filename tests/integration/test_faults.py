@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from comicocr.consumer import Consumer
+from comicocr.engines import paced_tokens
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
 from comicocr.queues.sqs import SQSQueue
@@ -50,14 +51,14 @@ async def test_fault_is_retried_then_dead_lettered_alone(
     )
     dispatcher = LithopsDispatcher(load_config(None, workers=2), task_timeout_s=s.task_timeout_s)
     try:
-        stats: Any = await Consumer(queue, dispatcher, s, until_idle=True).run()
+        stats: Any = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
     finally:
         dispatcher.close()
     assert stats.outcomes["done"] == 3
     assert stats.outcomes["retry"] == 1
     assert [(i, c) for i, c, _ in stats.dead] == [("victim", "retries_exhausted")]
     assert reason in stats.dead[0][2]
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert json.loads(dead[0].body)["canonical_id"] == "victim"
     assert dead[0].attributes["comicocr-attempts"] == "2"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok0_ocr.json", "ok1_ocr.json", "ok2_ocr.json"]

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from comicocr.consumer import Consumer
+from comicocr.engines import paced_tokens
 from comicocr.lithops_adapter import LithopsDispatcher
 from comicocr.queues.base import Outgoing
 from comicocr.queues.sqs import SQSQueue
@@ -90,11 +91,11 @@ async def test_every_bad_page_is_dead_lettered_with_its_reason(
         max_attempts=1,
         max_image_pixels=20_000_000,
     )  # 36 Mpx is then a bomb
-    stats = await Consumer(queue, dispatcher, s, until_idle=True).run()
+    stats = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
 
     assert stats.outcomes["done"] == 1
     dead = {}
-    while batch := await queue.receive_dead_letters(10, 60):
+    while batch := await queue.dead_letters.receive(10, 0, 60):
         for m in batch:
             body_id = json.loads(m.body).get("canonical_id") if m.body.startswith('{"') else None
             dead[body_id or m.body[:20]] = (

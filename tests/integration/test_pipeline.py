@@ -12,6 +12,7 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from comicocr.consumer import Consumer
+from comicocr.engines import paced_tokens
 from comicocr.manifest import read_manifest
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
@@ -31,7 +32,7 @@ def settings(queue: str, output: str, **kw: Any) -> Settings:
 
 
 async def consume(queue: SQSQueue, dispatcher: Any, s: Settings) -> Any:
-    return await Consumer(queue, dispatcher, s, until_idle=True).run()
+    return await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
 
 
 async def test_manifest_through_sqs_and_lithops_with_tesseract(
@@ -65,7 +66,7 @@ async def test_manifest_through_sqs_and_lithops_with_tesseract(
         assert all(0 <= r["confidence"] <= 1 and len(r["bbox"]) == 4 for r in result["text_regions"])
     # the missing page is dead-lettered with its reason, not lost and not an empty success
     assert [(i, c) for i, c, _ in stats.dead] == [("Series/issue01/missing", "permanent")]
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert json.loads(dead[0].body)["canonical_id"] == "Series/issue01/missing"
     assert dead[0].attributes["comicocr-error-class"] == "permanent"
     assert "image not found" in dead[0].attributes["comicocr-error"]

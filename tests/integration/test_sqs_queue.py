@@ -29,12 +29,12 @@ async def test_send_receive_delete_and_visibility(queue_address: str) -> None:
 async def test_dead_letters_and_delays(queue_address: str) -> None:
     queue = SQSQueue(queue_address)
     await queue.ensure()
-    await queue.send_dead_letter([Outgoing("dead", {"comicocr-error-class": "permanent"})])
+    await queue.dead_letters.send_batch([Outgoing("dead", {"comicocr-error-class": "permanent"})])
     await queue.send_batch([Outgoing("later", delay_s=2)])
     await asyncio.sleep(0.3)
     depths = await queue.depths()
     assert (depths.delayed, depths.dead) == (1, 1)
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert dead[0].attributes["comicocr-error-class"] == "permanent"
-    assert await queue.delete_dead_letters([dead[0].receipt]) == []
+    assert await queue.dead_letters.delete_batch([dead[0].receipt]) == []
     await queue.close()

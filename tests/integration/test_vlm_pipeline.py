@@ -12,6 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from comicocr.consumer import Consumer
+from comicocr.engines import paced_tokens
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
 from comicocr.queues.sqs import SQSQueue
@@ -40,8 +41,8 @@ async def run(
         batch_size=50,
         **kw,
     )
-    stats = await Consumer(queue, dispatcher, s, until_idle=True).run()
-    dead = await queue.receive_dead_letters(10, 30)
+    stats = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    dead = await queue.dead_letters.receive(10, 0, 30)
     await queue.close()
     return stats, dead
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from comicocr.consumer import acker
+from comicocr.contract import Done, Failed, Outcome, Skipped
 from comicocr.errors import ErrorClass
 from comicocr.queues.base import Message, Outgoing
 from comicocr.queues.local import LocalQueue
@@ -19,29 +20,33 @@ def msg(attempts: int | None = None) -> Message:
     return Message("m1", "r1", '{"canonical_id": "a", "image_path": "a.png"}', 7, attrs)
 
 
-def decide(outcome: dict, message: Message | None = None, max_attempts: int = 3) -> acker.Action:
+def failed(error_class: str, error: str) -> Failed:
+    return Failed("0", "a", ErrorClass(error_class), error)
+
+
+def decide(outcome: Outcome, message: Message | None = None, max_attempts: int = 3) -> acker.Action:
     return acker.decide(
         message or msg(), outcome, engine="null", max_attempts=max_attempts, backoff_base_s=10
     )
 
 
 def test_done_and_skipped_delete() -> None:
-    assert decide({"status": "done", "canonical_id": "a"}).kind == "delete"
-    assert decide({"status": "skipped", "canonical_id": "a"}).status == "skipped"
+    assert decide(Done("0", "a", "/out/a_ocr.json")).kind == "delete"
+    assert decide(Skipped("0", "a", "/out/a_ocr.json")).status == "skipped"
 
 
 def test_permanent_goes_straight_to_dlq() -> None:
-    action = decide({"status": "error", "error_class": "permanent", "error": "image not found"})
+    action = decide(failed("permanent", "image not found"))
     assert (action.kind, action.error_class, action.attempts) == ("dead", ErrorClass.PERMANENT, 1)
 
 
 def test_retryable_counts_own_attempts_not_receive_count() -> None:
     # ApproximateReceiveCount is 7 here, yet this is only the first failure.
-    first = decide({"status": "error", "error_class": "retryable", "error": "timeout"})
+    first = decide(failed("retryable", "timeout"))
     assert (first.kind, first.attempts, first.delay_s) == ("retry", 1, 10)
-    second = decide({"status": "error", "error_class": "retryable", "error": "timeout"}, msg(attempts=1))
+    second = decide(failed("retryable", "timeout"), msg(attempts=1))
     assert (second.kind, second.attempts, second.delay_s) == ("retry", 2, 20)
-    last = decide({"status": "error", "error_class": "retryable", "error": "timeout"}, msg(attempts=2))
+    last = decide(failed("retryable", "timeout"), msg(attempts=2))
     assert (last.kind, last.error_class) == ("dead", ErrorClass.EXHAUSTED)
 
 
@@ -51,9 +56,7 @@ def test_backoff_is_capped_at_sqs_limit() -> None:
 
 def test_reasons_are_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-supersecretvalue")
-    action = decide(
-        {"status": "error", "error_class": "permanent", "error": "bad key sk-or-v1-supersecretvalue"}
-    )
+    action = decide(failed("permanent", "bad key sk-or-v1-supersecretvalue"))
     assert "supersecret" not in action.reason
 
 
@@ -65,11 +68,11 @@ async def test_apply_forwards_then_deletes(tmp_path: Path) -> None:
         acker.Action("delete", received[0]),
         acker.Action("dead", received[1], "b", ErrorClass.PERMANENT, "missing", 1, engine="null"),
         acker.Action("retry", received[2], "c", ErrorClass.RETRYABLE, "flaky", 1, delay_s=0),
-        acker.Action("release", received[3]),
+        acker.Action("hand_back", received[3]),
     ]
     result = await acker.apply(queue, actions)
     assert not result.unsettled
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert [m.body for m in dead] == [received[1].body]
     assert dead[0].attributes["comicocr-error-class"] == "permanent"
     assert dead[0].attributes["comicocr-error"] == "missing"
@@ -77,16 +80,20 @@ async def test_apply_forwards_then_deletes(tmp_path: Path) -> None:
     by_body = {m.body: m for m in again}
     assert set(by_body) == {received[2].body, received[3].body}
     assert by_body[received[2].body].attributes[acker.ATTEMPTS_ATTR] == "1"
-    assert by_body[received[3].body].receive_count == 2  # released, not re-sent
+    assert by_body[received[3].body].receive_count == 2  # handed back, not re-sent
     await queue.close()
 
 
-outcomes = st.fixed_dictionaries(
-    {
-        "status": st.sampled_from(["done", "skipped", "error"]),
-        "error_class": st.sampled_from(["retryable", "permanent", "poison"]),
-        "error": st.text(max_size=20),
-    }
+outcomes = st.one_of(
+    st.builds(Done, st.just("0"), st.just("a"), st.just("/out/a_ocr.json")),
+    st.builds(Skipped, st.just("0"), st.just("a"), st.just("/out/a_ocr.json")),
+    st.builds(
+        Failed,
+        st.just("0"),
+        st.just("a"),
+        st.sampled_from([ErrorClass.RETRYABLE, ErrorClass.PERMANENT, ErrorClass.POISON]),
+        st.text(max_size=20),
+    ),
 )
 
 
@@ -95,9 +102,9 @@ def test_every_message_gets_exactly_one_action(cases: list, max_attempts: int) -
     for outcome, attempts in cases:
         action = decide(outcome, msg(attempts), max_attempts)
         assert action.kind in ("delete", "retry", "dead")
-        if outcome["status"] in ("done", "skipped"):
+        if not isinstance(outcome, Failed):
             assert action.kind == "delete"
-        elif outcome["error_class"] != "retryable":
+        elif outcome.error_class != "retryable":
             assert action.kind == "dead"
         else:
             assert action.kind == ("dead" if attempts + 1 >= max_attempts else "retry")
@@ -105,7 +112,7 @@ def test_every_message_gets_exactly_one_action(cases: list, max_attempts: int) -
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.sampled_from(["done", "permanent", "retryable", "release"]), min_size=1, max_size=25))
+@given(st.lists(st.sampled_from(["done", "permanent", "retryable", "hand_back"]), min_size=1, max_size=25))
 def test_apply_settles_each_receipt_exactly_once(kinds: list[str]) -> None:
     """Every received message ends deleted, re-sent or dead-lettered, once; none is lost or doubled."""
 
@@ -119,10 +126,10 @@ def test_apply_settles_each_receipt_exactly_once(kinds: list[str]) -> None:
         actions = []
         for message in received:
             kind = kinds[int(message.body)]
-            if kind == "release":
-                actions.append(acker.Action("release", message))
+            if kind == "hand_back":
+                actions.append(acker.Action("hand_back", message))
             else:
-                outcome = {"status": "done"} if kind == "done" else {"status": "error", "error_class": kind}
+                outcome = Done("0", "a", "/r") if kind == "done" else failed(kind, "")
                 actions.append(
                     acker.decide(message, outcome, engine="null", max_attempts=3, backoff_base_s=0)
                 )
@@ -131,7 +138,7 @@ def test_apply_settles_each_receipt_exactly_once(kinds: list[str]) -> None:
         assert sorted(a.message.receipt for a in result.applied) == sorted(m.receipt for m in received)
         back = sorted(int(m.body) for m in await _drain(queue))
         dead = sorted(int(m.body) for m in await _drain(queue, dead=True))
-        assert back == [i for i, k in enumerate(kinds) if k in ("retryable", "release")]
+        assert back == [i for i, k in enumerate(kinds) if k in ("retryable", "hand_back")]
         assert dead == [i for i, k in enumerate(kinds) if k == "permanent"]
         await queue.close()
 
@@ -142,7 +149,7 @@ def test_apply_settles_each_receipt_exactly_once(kinds: list[str]) -> None:
 async def _drain(queue: LocalQueue, dead: bool = False) -> list[Message]:
     out: list[Message] = []
     while True:
-        got = await (queue.receive_dead_letters(10, 300) if dead else queue.receive(10, 0, 300))
+        got = await (queue.dead_letters.receive(10, 0, 300) if dead else queue.receive(10, 0, 300))
         if not got:
             return out
         out += got

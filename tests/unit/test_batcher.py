@@ -1,24 +1,47 @@
+"""Micro-batching on the loop's clock (looptime fast-forwards it: no test sleeps for real)."""
+
 import asyncio
 import functools
 import operator
-import time
 
-from comicocr.consumer.batcher import next_batch, split_evenly
+import pytest
+
+from comicocr.consumer.batcher import next_batch
+from comicocr.consumer.planner import split_evenly
+
+pytestmark = pytest.mark.looptime
 
 
-async def test_batch_closes_at_size() -> None:
+async def test_batch_closes_at_size(looptime: float) -> None:
     source: asyncio.Queue[int] = asyncio.Queue()
     for i in range(7):
         source.put_nowait(i)
     assert await next_batch(source, size=5, window_s=10) == [0, 1, 2, 3, 4]
+    assert looptime == 0  # nothing waited
 
 
-async def test_batch_closes_at_window_after_first_item() -> None:
+async def test_batch_closes_at_window_after_first_item(looptime: float) -> None:
     source: asyncio.Queue[int] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    loop.call_later(3, source.put_nowait, 1)  # the first item comes at t=3 ...
+    loop.call_later(3.5, source.put_nowait, 2)  # ... a second inside the window ...
+    loop.call_later(6, source.put_nowait, 3)  # ... a third after it closed
+    assert await next_batch(source, size=5, window_s=2) == [1, 2]
+    assert looptime == 5  # the window counts from the first item, not from the call
+    assert source.qsize() == 0
+    await asyncio.sleep(1.5)
+    assert source.get_nowait() == 3  # a wait that timed out took nothing from the queue
+
+
+async def test_batch_closes_early_when_the_queue_is_drained(looptime: float) -> None:
+    source: asyncio.Queue[int] = asyncio.Queue()
+    drained = asyncio.Event()
     source.put_nowait(1)
-    started = time.monotonic()
-    assert await next_batch(source, size=5, window_s=0.2) == [1]
-    assert 0.15 < time.monotonic() - started < 1.0
+    source.put_nowait(2)
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.7, drained.set)  # the receiver finds the queue empty at t=0.7
+    assert await next_batch(source, size=50, window_s=5, drained=drained) == [1, 2]
+    assert looptime == 0.7
 
 
 def test_split_keeps_every_worker_busy_and_caps_chunks() -> None:
@@ -28,14 +51,3 @@ def test_split_keeps_every_worker_busy_and_caps_chunks() -> None:
     assert len(chunks) == 5
     assert functools.reduce(operator.iadd, chunks, []) == list(range(100))
     assert split_evenly([], 2, 5) == []
-
-
-async def test_batch_closes_early_when_the_queue_is_drained() -> None:
-    source: asyncio.Queue[int] = asyncio.Queue()
-    drained = asyncio.Event()
-    source.put_nowait(1)
-    source.put_nowait(2)
-    drained.set()
-    started = time.monotonic()
-    assert await next_batch(source, size=50, window_s=5, drained=drained) == [1, 2]
-    assert time.monotonic() - started < 0.5

@@ -6,10 +6,13 @@ from typing import Any
 
 from comicocr.consumer import Consumer
 from comicocr.consumer.acker import ATTEMPTS_ATTR
+from comicocr.contract import Chunk, Failed, Outcome
+from comicocr.engines import paced_tokens
+from comicocr.errors import ErrorClass
 from comicocr.queues.base import Outgoing
 from comicocr.queues.local import LocalQueue
-from comicocr.remote import process_chunk
 from comicocr.settings import Settings
+from comicocr.worker import run_chunk
 
 
 class InProcess:
@@ -19,23 +22,17 @@ class InProcess:
         self.flaky = flaky
         self.calls = 0
 
-    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]:
         self.calls += 1
-        out = []
+        out: list[list[Outcome]] = []
         for chunk in chunks:
-            good = {**chunk, "pages": [p for p in chunk["pages"] if p["canonical_id"] not in self.flaky]}
-            results = {o["key"]: o for o in process_chunk(good)}
+            good = Chunk(chunk.spec, tuple(p for p in chunk.pages if p.canonical_id not in self.flaky))
+            results = {o.key: o for o in run_chunk(good)}
             out.append(
                 [
-                    results.get(p["key"])
-                    or {
-                        "key": p["key"],
-                        "canonical_id": p["canonical_id"],
-                        "status": "error",
-                        "error_class": "retryable",
-                        "error": "worker crashed",
-                    }
-                    for p in chunk["pages"]
+                    results.get(p.key)
+                    or Failed(p.key, p.canonical_id, ErrorClass.RETRYABLE, "worker crashed")
+                    for p in chunk.pages
                 ]
             )
         return out
@@ -55,7 +52,7 @@ def settings(tmp_path: Path, **kw: Any) -> Settings:
 
 
 async def run(queue: LocalQueue, dispatcher: InProcess, s: Settings) -> Any:
-    return await Consumer(queue, dispatcher, s, until_idle=True).run()
+    return await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
 
 
 async def test_pages_done_poison_and_missing_each_end_right(tmp_path: Path, sample_pages: Path) -> None:
@@ -92,7 +89,7 @@ async def test_retryable_failures_retry_then_dead_letter(tmp_path: Path, sample_
     assert stats.outcomes["done"] == 1
     assert stats.outcomes["retry"] == 2
     assert [(ident, cls) for ident, cls, _ in stats.dead] == [("bad", "retries_exhausted")]
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert dead[0].attributes[ATTEMPTS_ATTR] == "3"
     assert "worker crashed" in dead[0].attributes["comicocr-error"]
     await queue.close()

@@ -1,67 +1,58 @@
 """A worker that dies takes its chunk down; the pages are re-run one by one so only the culprit fails."""
 
 import json
-from typing import Any
 
 from comicocr.consumer import acker
-from comicocr.consumer.dispatch import build_chunks, run_chunks
-from comicocr.messages import PageMessage
+from comicocr.consumer.dispatch import run_dispatches
+from comicocr.consumer.planner import plan
+from comicocr.contract import Chunk, Done, Failed, Outcome, Throttled
+from comicocr.errors import ErrorClass
 from comicocr.queues.base import Message
+from comicocr.ratelimit import Pacer
+from comicocr.settings import Settings
 
 
 class KilledByBadPage:
     def __init__(self) -> None:
         self.calls: list[int] = []
 
-    def run_chunks(self, chunks: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]:
         self.calls.append(len(chunks))
-        out = []
+        out: list[list[Outcome]] = []
         for chunk in chunks:
-            ids = [p["canonical_id"] for p in chunk["pages"]]
-            dead = "bad" in ids  # the whole call dies, as with a segfault
-            out.append(
-                [
-                    {
-                        "key": p["key"],
-                        "canonical_id": p["canonical_id"],
-                        "status": "error" if dead else "done",
-                        "error_class": "retryable",
-                        "error": "worker exited",
-                        "chunk_failed": dead,
-                    }
-                    for p in chunk["pages"]
-                ]
-            )
+            if "bad" in [p.canonical_id for p in chunk.pages]:  # the whole call dies, as with a segfault
+                out.append(chunk.whole_call_failed("worker exited"))
+            else:
+                out.append([Done(p.key, p.canonical_id, f"/out/{p.canonical_id}") for p in chunk.pages])
         return out
+
+
+def not_paced(name: str, options: object) -> None:
+    return None
 
 
 async def test_crashing_page_fails_alone() -> None:
     ids = ["a", "b", "bad", "c", "d", "e"]
-    items = [
-        (
-            Message(i, f"r-{i}", json.dumps({}), 1),
-            PageMessage(canonical_id=i, image_path=f"/{i}.png"),
-            {"s": 1},
-        )
-        for i in ids
-    ]
+    batch = [Message(i, f"r-{i}", json.dumps({"canonical_id": i, "image_path": f"/{i}.png"}), 1) for i in ids]
+    settings = Settings(workers=2, max_chunk=25, method="null")
+    work = plan(batch, settings, Pacer(20), not_paced)
+    assert [len(d.messages) for d in work.dispatches] == [3, 3]
     dispatcher = KilledByBadPage()
-    chunks = build_chunks(items, workers=2, max_chunk=25)
-    assert [len(c.items) for c in chunks] == [3, 3]
-    results = await run_chunks(dispatcher, chunks, workers=2, task_timeout_s=10)
-    status = {page.canonical_id: outcome["status"] for _, page, _, outcome in results}
-    assert status == {"a": "done", "b": "done", "bad": "error", "c": "done", "d": "done", "e": "done"}
+    results = await run_dispatches(dispatcher, work.dispatches, workers=2, task_timeout_s=10)
+    status = {r.outcome.canonical_id: r.outcome.kind for r in results}
+    assert status == {"a": "done", "b": "done", "bad": "failed", "c": "done", "d": "done", "e": "done"}
     assert dispatcher.calls == [2, 3]  # one batch call, then the suspect chunk's pages alone
+    assert {r.message.id for r in results} == set(ids)  # every page's result goes to its own message
 
 
 def test_throttled_outcomes_do_not_count_attempts() -> None:
     message = Message("m", "r", "{}", 9, {acker.ATTEMPTS_ATTR: "2"})
-    outcome = {
-        "status": "error",
-        "error_class": "retryable",
-        "error": "429",
-        "throttled": True,
-        "retry_after_s": 30,
-    }
+    outcome = Throttled("0", "a", "429", retry_after_s=30)
     action = acker.decide(message, outcome, engine="qwen", max_attempts=3, backoff_base_s=15)
     assert (action.kind, action.attempts, action.delay_s) == ("retry", 2, 30)
+
+
+def test_missing_outcome_is_retryable() -> None:
+    failed = Failed("0", "a", ErrorClass.RETRYABLE, "no outcome from worker")
+    action = acker.decide(Message("m", "r", "{}", 1), failed, engine="null", max_attempts=3, backoff_base_s=0)
+    assert (action.kind, action.attempts) == ("retry", 1)

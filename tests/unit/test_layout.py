@@ -2,7 +2,7 @@
 
 import itertools
 
-from comicocr.engines.base import Region
+from comicocr.contract import Region
 from comicocr.layout import LTR, RTL, Box, find_panels, reading_order
 from comicocr.samples import make_page
 

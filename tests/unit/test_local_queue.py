@@ -1,24 +1,38 @@
-"""The embedded queue keeps SQS semantics: visibility, receive counts, DLQ, batches."""
+"""The embedded queue keeps SQS semantics: visibility, receive counts, DLQ, batches.
+Visibility and delays count on a clock the tests move (``Clock``): nothing sleeps for them."""
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
 
-from comicocr.queues.base import Outgoing
+from comicocr.errors import ConfigError
+from comicocr.queues.base import MoveUnsupported, Outgoing
 from comicocr.queues.local import LocalQueue
 
 
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture
-async def queue(tmp_path: Path):
-    q = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3", max_receives=3)
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def queue(tmp_path: Path, clock: Clock):
+    q = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3", max_receives=3, clock=clock)
     await q.ensure()
     yield q
     await q.close()
 
 
-async def test_receive_hides_until_visibility_expires(queue: LocalQueue) -> None:
+async def test_receive_hides_until_visibility_expires(queue: LocalQueue, clock: Clock) -> None:
     await queue.send_batch([Outgoing("a"), Outgoing("b", {"k": "v"})])
     got = await queue.receive(10, 0, visibility_s=1)
     assert [m.body for m in got] == ["a", "b"]
@@ -27,7 +41,9 @@ async def test_receive_hides_until_visibility_expires(queue: LocalQueue) -> None
     assert await queue.receive(10, 0, 1) == []
     depths = await queue.depths()
     assert (depths.visible, depths.in_flight) == (0, 2)
-    await asyncio.sleep(1.1)
+    clock.now += 0.9
+    assert await queue.receive(10, 0, 1) == []
+    clock.now += 0.2
     again = await queue.receive(10, 0, 30)
     assert [m.receive_count for m in again] == [2, 2]
 
@@ -48,13 +64,20 @@ async def test_change_visibility_hands_back(queue: LocalQueue) -> None:
     assert len(await queue.receive(1, 0, 300)) == 1
 
 
-async def test_delay_and_long_poll(queue: LocalQueue) -> None:
+async def test_delay_and_long_poll(queue: LocalQueue, clock: Clock) -> None:
     await queue.send_batch([Outgoing("later", delay_s=1)])
     assert (await queue.depths()).delayed == 1
-    started = time.monotonic()
-    got = await queue.receive(1, wait_s=3, visibility_s=30)
+    poll = asyncio.create_task(queue.receive(1, wait_s=3, visibility_s=30))
+    await asyncio.sleep(0.2)
+    assert not poll.done()  # a long poll waits for the delayed message ...
+    clock.now += 1.0
+    got = await asyncio.wait_for(poll, 2)  # ... and takes it once it is due
     assert [m.body for m in got] == ["later"]
-    assert 0.8 < time.monotonic() - started < 2.5
+    empty = asyncio.create_task(queue.receive(1, wait_s=3, visibility_s=30))
+    await asyncio.sleep(0.2)
+    assert not empty.done()
+    clock.now += 3  # an empty long poll returns once its wait is over
+    assert await asyncio.wait_for(empty, 2) == []
 
 
 async def test_safety_net_moves_to_dlq_after_max_receives(queue: LocalQueue) -> None:
@@ -63,9 +86,25 @@ async def test_safety_net_moves_to_dlq_after_max_receives(queue: LocalQueue) -> 
         assert len(await queue.receive(1, 0, 0)) == 1
     assert await queue.receive(1, 0, 0) == []
     assert (await queue.depths()).dead == 1
-    dead = await queue.receive_dead_letters(10, 30)
+    dead = await queue.dead_letters.receive(10, 0, 30)
     assert [m.body for m in dead] == ["poison"]
-    assert await queue.delete_dead_letters([dead[0].receipt]) == []
+    assert await queue.dead_letters.delete_batch([dead[0].receipt]) == []
+
+
+async def test_dead_letter_queue_is_a_queue_of_its_own(queue: LocalQueue) -> None:
+    dlq = queue.dead_letters
+    await dlq.send_batch([Outgoing("d1"), Outgoing("d2")])
+    await queue.send_batch([Outgoing("m1")])
+    assert ((await queue.depths()).visible, (await queue.depths()).dead) == (1, 2)
+    assert ((await dlq.depths()).visible, (await dlq.depths()).dead) == (2, 0)
+    got = await dlq.receive(10, 0, 30)
+    assert sorted(m.body for m in got) == ["d1", "d2"]
+    assert await queue.delete_batch([got[0].receipt]) == [0]  # a DLQ receipt is not the main queue's
+    assert await dlq.change_visibility_batch([(got[0].receipt, 0)]) == []
+    with pytest.raises(ConfigError):
+        _ = dlq.dead_letters
+    with pytest.raises(MoveUnsupported):
+        await queue.move_dead_letters_back()
 
 
 async def test_two_handles_share_one_file(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """The pacer books evenly spaced slots; tokens and pauses push them back. Clock is faked."""
 
 import pytest
+from structlog.testing import capture_logs
 
-from comicocr.ratelimit import Pacer, estimate_tokens
+from comicocr.engines import paced_tokens
+from comicocr.ratelimit import Pacer
 
 
 class Clock:
@@ -29,13 +31,24 @@ def test_lead_time_and_token_budget() -> None:
     assert pacer.backlog_s() == pytest.approx(7.1)
 
 
-def test_pause_holds_every_slot_back(capsys: pytest.CaptureFixture[str]) -> None:
+def test_pause_holds_every_slot_back() -> None:
     clock = Clock()
     pacer = Pacer(requests_per_min=60, clock=clock)
-    pacer.pause(300, "payment_required")
+    with capture_logs() as logs:
+        pacer.pause(300, "payment_required")
     assert pacer.reserve() == 1300.0
-    assert "vlm.paused" in capsys.readouterr().out
+    assert logs == [
+        {"event": "vlm.paused", "log_level": "error", "reason": "payment_required", "seconds": 300}
+    ]
 
 
-def test_token_estimate_covers_image_prompt_and_output() -> None:
-    assert estimate_tokens(1600, 2048) == int(1600 * 1600 * 2 / 3 / 784) + 300 + 2048
+def test_paced_engines_book_image_prompt_and_output_tokens() -> None:
+    assert (
+        paced_tokens("qwen", {"max_side": 1600, "max_tokens": 2048})
+        == int(1600 * 1600 * 2 / 3 / 784) + 300 + 2048
+    )
+    assert paced_tokens("gemma", {"max_side": 800}) == int(800 * 800 * 2 / 3 / 784) + 300 + 2048
+    assert paced_tokens("qwen", {"max_side": "huge"}) == 0  # bad options: the worker says why
+    assert paced_tokens("null", {}) is None  # not paced
+    assert paced_tokens("tesseract", {}) is None
+    assert paced_tokens("nope", {}) is None  # unknown: the worker fails it with the reason

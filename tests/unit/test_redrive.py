@@ -21,7 +21,7 @@ async def queue(tmp_path: Path):
         ("B/p1", "retries_exhausted"),
         ("B/p2", "poison"),
     ]
-    await q.send_dead_letter(
+    await q.dead_letters.send_batch(
         [
             Outgoing(
                 json.dumps({"canonical_id": cid, "image_path": f"/x/{cid}.png"}),
@@ -48,7 +48,7 @@ async def test_dry_run_lists_and_moves_nothing(queue: LocalQueue) -> None:
     assert report.moved == 0
     depths = await queue.depths()
     assert (depths.visible, depths.dead) == (0, 4)
-    assert len(await queue.receive_dead_letters(10, 30)) == 4  # all handed back, visible
+    assert len(await queue.dead_letters.receive(10, 0, 30)) == 4  # all handed back, visible
 
 
 async def test_filters_and_engine_switch(queue: LocalQueue) -> None:

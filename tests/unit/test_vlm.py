@@ -42,12 +42,14 @@ def engine(server: ServerThread, monkeypatch: pytest.MonkeyPatch, **options: obj
 def test_reads_regions_scaled_back_with_usage(monkeypatch: pytest.MonkeyPatch) -> None:
     with ServerThread(FakeVLM(api_key=KEY)) as server:
         vlm = engine(server, monkeypatch)
-        regions = vlm.recognize(Image.new("RGB", (800, 1200), "white"))
+        found = vlm.recognize(Image.new("RGB", (800, 1200), "white"))
         sent = server.fake.bodies[0]
+    regions = found.regions
     assert [r.text for r in regions] == ["HELLO THERE", "BYE NOW"]
     assert regions[0].bbox == (30, 60, 600, 120)  # the page went at 400 px high: x3 back
     assert regions[1].extra == {"bbox_estimated": True}
-    assert vlm.page_extras()["usage"]["total_tokens"] == 1020
+    assert found.usage is not None
+    assert found.usage["total_tokens"] == 1020
     assert sent["model"] == "qwen/qwen2.5-vl-72b-instruct"
     assert sent["messages"][0]["content"][1]["image_url"]["url"].startswith("data:image/jpeg;base64,")
 

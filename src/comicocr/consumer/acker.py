@@ -5,7 +5,8 @@ Every received message ends exactly one way per receipt:
 - ``retry``   - re-sent with its failed-attempt count + 1 and a growing delay, then
                 deleted (send first: a crash in between duplicates, never loses);
 - ``dead``    - sent to the DLQ with the reason, then deleted;
-- ``release`` - handed back at once (visibility 0) without counting an attempt.
+- ``hand_back`` - visible again at once (visibility 0), no attempt counted (shutdown, a
+                bug in the consumer, an event whose fan-out failed).
 
 The pipeline counts failed attempts itself (the ``comicocr-attempts`` attribute)
 instead of trusting ``ApproximateReceiveCount``, which also counts shutdowns and
@@ -18,18 +19,20 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 import structlog
 
+from comicocr.contract import Done, Failed, Outcome, Skipped, Throttled
 from comicocr.errors import ErrorClass
-from comicocr.queues.base import MAX_BATCH, MAX_DELAY_S, Message, Outgoing, Queue
-from comicocr.redact import redact
+from comicocr.messages import PageMessage
+from comicocr.queues.base import MAX_DELAY_S, Message, Outgoing, Queue, in_tens
+from comicocr.redact import redact, redacted
 
 ATTEMPTS_ATTR = "comicocr-attempts"
 log = structlog.get_logger("comicocr.acker")
 
-Kind = Literal["delete", "retry", "dead", "release"]
+Kind = Literal["delete", "retry", "dead", "hand_back"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,21 @@ class Action:
     status: str = "done"  # for delete: done / skipped / fanned_out / empty
 
 
+def poison(message: Message, reason: str) -> Action:
+    """An unparseable message: to the DLQ at once, never retried."""
+    return Action("dead", message, None, ErrorClass.POISON, reason, attempts_of(message) + 1)
+
+
+async def fan_out(queue: Queue, message: Message, pages: list[PageMessage]) -> Action:
+    """An S3 event naming several objects (or none): one message per page, then drop the event."""
+    for group in in_tens(pages):
+        if await queue.send_batch([Outgoing(p.to_body()) for p in group]):
+            # Keep the event; it comes back after its visibility timeout. Pages already
+            # sent may then be sent twice: results are idempotent, so that is harmless.
+            return Action("hand_back", message, status="fan_out_failed")
+    return Action("delete", message, status="fanned_out" if pages else "empty")
+
+
 def attempts_of(message: Message) -> int:
     try:
         return max(0, int(message.attributes.get(ATTEMPTS_ATTR, "0")))
@@ -58,21 +76,27 @@ def backoff_s(attempt: int, base_s: int) -> int:
 
 
 def decide(
-    message: Message, outcome: dict[str, Any], *, engine: str, max_attempts: int, backoff_base_s: int
+    message: Message, outcome: Outcome, *, engine: str, max_attempts: int, backoff_base_s: int
 ) -> Action:
     """Map one page outcome from a worker to what happens to its message (pure logic)."""
-    cid = outcome.get("canonical_id")
-    if outcome["status"] in ("done", "skipped"):
-        return Action("delete", message, cid, status=outcome["status"])
-    if outcome.get("throttled"):
-        # Throttling is the service's state, not the page's fault: retry later, count nothing.
-        delay = int(min(MAX_DELAY_S, max(1, float(outcome.get("retry_after_s") or backoff_base_s or 1))))
-        reason = redact(str(outcome.get("error", "throttled")))
-        return Action(
-            "retry", message, cid, ErrorClass.RETRYABLE, reason, attempts_of(message), delay, engine
-        )
-    error_class = ErrorClass(outcome.get("error_class", ErrorClass.RETRYABLE))
-    reason = redact(str(outcome.get("error", "unknown error")))
+    cid = outcome.canonical_id
+    match outcome:
+        case Done() | Skipped():
+            return Action("delete", message, cid, status=outcome.kind)
+        case Throttled():
+            # Throttling is the service's state, not the page's fault: retry later, count nothing.
+            delay = int(min(MAX_DELAY_S, max(1, outcome.retry_after_s or backoff_base_s or 1)))
+            reason = redact(outcome.error or "throttled")
+            return Action(
+                "retry", message, cid, ErrorClass.RETRYABLE, reason, attempts_of(message), delay, engine
+            )
+        case Failed():
+            return _failed(message, outcome, engine, max_attempts, backoff_base_s)
+
+
+def _failed(message: Message, outcome: Failed, engine: str, max_attempts: int, backoff_base_s: int) -> Action:
+    cid, error_class = outcome.canonical_id, outcome.error_class
+    reason = redact(outcome.error or "unknown error")
     attempts = attempts_of(message) + 1
     if error_class is ErrorClass.RETRYABLE:
         if attempts >= max_attempts:
@@ -104,10 +128,6 @@ def _retry(action: Action) -> Outgoing:
     return Outgoing(action.message.body, attrs, action.delay_s)
 
 
-def _tens(items: list[Any]) -> list[list[Any]]:
-    return [items[i : i + MAX_BATCH] for i in range(0, len(items), MAX_BATCH)]
-
-
 @dataclass
 class AckResult:
     applied: list[Action] = field(default_factory=list)
@@ -135,10 +155,10 @@ async def _in_tens(
             try:
                 return await call(group)
             except Exception as exc:
-                log.warning(f"ack.{what}_failed", count=len(group), error=redact(str(exc))[:200])
+                log.warning(f"ack.{what}_failed", count=len(group), error=redacted(exc))
                 return list(range(len(group)))
 
-    groups = _tens(actions)
+    groups = in_tens(actions)
     results = await asyncio.gather(*(one(g) for g in groups))
     done, failed = [], []
     for group, bad in zip(groups, results, strict=True):
@@ -151,7 +171,7 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     out = AckResult()
 
     async def dead(group: list[Action]) -> list[int]:
-        return await queue.send_dead_letter([_dead_letter(a) for a in group])
+        return await queue.dead_letters.send_batch([_dead_letter(a) for a in group])
 
     async def resend(group: list[Action]) -> list[int]:
         return await queue.send_batch([_retry(a) for a in group])
@@ -159,7 +179,7 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     async def delete(group: list[Action]) -> list[int]:
         return await queue.delete_batch([a.message.receipt for a in group])
 
-    async def release(group: list[Action]) -> list[int]:
+    async def hand_back(group: list[Action]) -> list[int]:
         return await queue.change_visibility_batch([(a.message.receipt, 0) for a in group])
 
     # Forward first (DLQ or re-send); only what was forwarded gets deleted.
@@ -170,7 +190,7 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     deleted, undeleted = await _in_tens(
         [a for a in actions if a.kind == "delete"] + dead_ok + retry_ok, delete, "delete"
     )
-    released, unreleased = await _in_tens([a for a in actions if a.kind == "release"], release, "release")
-    out.applied = deleted + released
-    out.unsettled = dead_bad + retry_bad + undeleted + unreleased
+    handed, not_handed = await _in_tens([a for a in actions if a.kind == "hand_back"], hand_back, "hand_back")
+    out.applied = deleted + handed
+    out.unsettled = dead_bad + retry_bad + undeleted + not_handed
     return out

@@ -1,12 +1,10 @@
-"""Micro-batching and chunking: pure helpers the supervisor composes."""
+"""Micro-batching: gather received messages into a batch of N, or whatever came in T seconds."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import math
-import time
-from typing import Any, TypeVar
+import contextlib
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -16,29 +14,32 @@ async def next_batch(
 ) -> list[T]:
     """Wait for a first item, then gather until ``size`` items or ``window_s`` after the first,
     or until the queue behind ``source`` is known to be empty (``drained``): waiting longer
-    could not fill the batch, only delay it."""
+    could not fill the batch, only delay it.
+
+    Times are the event loop's (``loop.time()``), and it waits on the items and the drained
+    signal themselves, never polling, so tests can run it on a fast-forwarded loop clock.
+    """
+    loop = asyncio.get_running_loop()
     batch = [await source.get()]
-    deadline = time.monotonic() + window_s
+    deadline = loop.time() + window_s
+    drained = drained or asyncio.Event()
     while len(batch) < size:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0 or (drained is not None and drained.is_set() and source.empty()):
-            break
-        try:
-            batch.append(await asyncio.wait_for(source.get(), min(remaining, 0.05)))
-        except TimeoutError:
+        if not source.empty():
+            batch.append(source.get_nowait())
             continue
+        remaining = deadline - loop.time()
+        if remaining <= 0 or drained.is_set():
+            break
+        getter = asyncio.ensure_future(source.get())
+        signal = asyncio.ensure_future(drained.wait())
+        try:
+            await asyncio.wait({getter, signal}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            signal.cancel()
+            if not getter.done():
+                getter.cancel()  # asyncio.Queue leaves the item in place for the next get
+        with contextlib.suppress(asyncio.CancelledError):
+            await signal
+        if getter.done() and not getter.cancelled():
+            batch.append(getter.result())
     return batch
-
-
-def group_key(spec: dict[str, Any]) -> str:
-    """Pages share a Lithops call only when they share engine, options and output."""
-    return json.dumps(spec, sort_keys=True, default=str)
-
-
-def split_evenly(items: list[T], workers: int, max_chunk: int) -> list[list[T]]:
-    """Split into as few chunks as keep every worker busy, none larger than ``max_chunk``."""
-    if not items:
-        return []
-    n_chunks = max(min(workers, len(items)), math.ceil(len(items) / max_chunk))
-    size = math.ceil(len(items) / n_chunks)
-    return [items[i : i + size] for i in range(0, len(items), size)]

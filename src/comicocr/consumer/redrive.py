@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from comicocr.consumer.acker import ATTEMPTS_ATTR
-from comicocr.queues.base import MAX_BATCH, Message, Outgoing, Queue
-from comicocr.redact import redact
+from comicocr.queues.base import MAX_BATCH, Message, Outgoing, Queue, in_tens
+from comicocr.redact import redacted
 
 log = structlog.get_logger("comicocr.redrive")
 _HOLD_S = 120  # how long a dead letter stays hidden while this redrive looks at it
@@ -69,20 +69,20 @@ async def redrive(
 ) -> RedriveReport:
     """Move matching dead letters back to ``queue``; with ``dry_run`` only list them."""
     report = RedriveReport()
-    mover = getattr(queue, "move_dead_letters", None)
-    if mover and not (error_classes or id_prefix or method or max_messages or dry_run):
+    if not (error_classes or id_prefix or method or max_messages or dry_run):
         try:
-            report.moved = await mover()
+            report.moved = await queue.move_dead_letters_back()
             report.via = "StartMessageMoveTask"
             return report
-        except Exception as exc:  # the server lacks the API: do it by hand
-            log.info("redrive.move_task_unavailable", error=redact(str(exc))[:200])
+        except Exception as exc:  # MoveUnsupported, or a server that lacks the API: do it by hand
+            log.info("redrive.move_task_unavailable", error=redacted(exc))
+    dead_letters = queue.dead_letters
 
     seen: set[str] = set()
     held: list[str] = []  # receipts of dead letters we looked at but leave in the DLQ
     try:
         while max_messages is None or report.moved < max_messages:
-            batch = [m for m in await queue.receive_dead_letters(MAX_BATCH, _HOLD_S) if m.id not in seen]
+            batch = [m for m in await dead_letters.receive(MAX_BATCH, 0, _HOLD_S) if m.id not in seen]
             if not batch:
                 break
             move: list[Message] = []
@@ -107,9 +107,9 @@ async def redrive(
             failed = set(await queue.send_batch([_rewrite(m, method) for m in move]))
             sent = [m for i, m in enumerate(move) if i not in failed]
             held += [m.receipt for i, m in enumerate(move) if i in failed]
-            await queue.delete_dead_letters([m.receipt for m in sent])  # only after the send
+            await dead_letters.delete_batch([m.receipt for m in sent])  # only after the send
             report.moved += len(sent)
     finally:
-        for start in range(0, len(held), MAX_BATCH):
-            await queue.release_dead_letters(held[start : start + MAX_BATCH])
+        for group in in_tens(held):
+            await dead_letters.change_visibility_batch([(r, 0) for r in group])
     return report

@@ -17,46 +17,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import structlog
 
 from comicocr.consumer import acker
-from comicocr.consumer.batcher import group_key, next_batch
-from comicocr.consumer.dispatch import Chunk, Dispatcher, build_chunks, run_chunks
-from comicocr.engines import is_paced
-from comicocr.errors import ErrorClass, PoisonMessage
-from comicocr.messages import PageMessage, parse_body
-from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Outgoing, Queue
-from comicocr.ratelimit import Pacer, estimate_tokens
-from comicocr.redact import redact
+from comicocr.consumer.batcher import next_batch
+from comicocr.consumer.dispatch import Dispatcher, PageResult, run_dispatches
+from comicocr.consumer.planner import PacedTokens, plan
+from comicocr.consumer.stats import Stats
+from comicocr.contract import Done, Throttled
+from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, in_tens
+from comicocr.ratelimit import Pacer
+from comicocr.redact import redacted
 from comicocr.settings import Settings
 
 log = structlog.get_logger("comicocr.consumer")
 
 __all__ = ["Consumer", "Dispatcher", "Stats"]
-
-
-@dataclass
-class Stats:
-    started: float = field(default_factory=time.monotonic)
-    received: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)  # done, skipped, retry, dead, ...
-    dead: list[tuple[str, str, str]] = field(default_factory=list)  # (id, class, reason)
-    vlm_tokens: int = 0
-    vlm_requests: int = 0
-    interrupted: bool = False  # stopped by a signal, not because the queue ran dry
-    finished_ids: set[str] | None = None  # ids whose result exists now; kept only in until-idle runs
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.monotonic() - self.started
-
-    @property
-    def tokens_per_min(self) -> float:
-        return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
 
 
 @dataclass
@@ -66,12 +44,21 @@ class _Held:
 
 
 class Consumer:
+    """``paced_tokens`` says which engines the pacer meters (``comicocr.engines.paced_tokens``)."""
+
     def __init__(
-        self, queue: Queue, dispatcher: Dispatcher, settings: Settings, *, until_idle: bool = False
+        self,
+        queue: Queue,
+        dispatcher: Dispatcher,
+        settings: Settings,
+        *,
+        paced_tokens: PacedTokens,
+        until_idle: bool = False,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
         self.settings = settings
+        self.paced_tokens = paced_tokens
         self.until_idle = until_idle
         self.stats = Stats(finished_ids=set() if until_idle else None)
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
@@ -133,7 +120,7 @@ class Consumer:
             except Exception as exc:  # queue outage or throttling: back off and resume
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
-                log.warning("queue.receive_failed", error=redact(str(exc))[:200], retry_in_s=delay)
+                log.warning("queue.receive_failed", error=redacted(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 continue
             if messages:
@@ -167,159 +154,57 @@ class Consumer:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-    def _page_spec(self, page: PageMessage) -> dict[str, Any]:
-        s = self.settings
-        name = page.method or s.method
-        options = dict(page.options or s.engine_options)
-        if is_paced(name):  # the VLM settings reach the engine as options, not environment
-            defaults = {"model": s.vlm_model, "base_url": s.vlm_base_url}
-            options = {**{k: v for k, v in defaults.items() if v}, **options}
-        return {
-            "engine": {
-                "name": name,
-                "options": options,
-                "lang": page.lang or s.lang,
-                "gpu": s.gpu,
-            },
-            "direction": s.reading_direction,
-            "output": page.output or s.output,
-            "skip_existing": s.skip_existing,
-            "max_image_bytes": s.max_image_bytes,
-            "max_image_pixels": s.max_image_pixels,
-            "allowed_roots": s.allowed_roots,
-            "allow_http": s.allow_http,
-        }
-
     async def _run_batch(self, batch: list[Message]) -> None:
         try:
-            actions = await self._process(batch)
-            await self._settle(actions)
+            await self._settle(await self._process(batch))
         except Exception as exc:  # a bug here must not kill the consumer: hand the batch back
-            log.exception("batch.failed", error=redact(str(exc))[:200])
-            await self._settle([acker.Action("release", m) for m in batch if m.receipt in self._held])
+            log.exception("batch.failed", error=redacted(exc))
+            await self._settle([acker.Action("hand_back", m) for m in batch if m.receipt in self._held])
         finally:
             self._batches.release()
 
     async def _process(self, batch: list[Message]) -> list[acker.Action]:
-        actions: list[acker.Action] = []
-        work: list[tuple[Message, PageMessage, dict[str, Any]]] = []
-        for message in batch:
-            try:
-                pages = parse_body(message.body)
-            except PoisonMessage as exc:
-                attempts = acker.attempts_of(message) + 1
-                actions.append(acker.Action("dead", message, None, ErrorClass.POISON, str(exc), attempts))
-                continue
-            if len(pages) == 1:
-                work.append((message, pages[0], self._page_spec(pages[0])))
-            else:  # an S3 event with several objects (or none): one message per page, then drop it
-                actions.append(await self._fan_out(message, pages))
-        if not work:
-            return actions
         s = self.settings
-        paced = [w for w in work if is_paced(w[2]["engine"]["name"])]
-        plain = [w for w in work if not is_paced(w[2]["engine"]["name"])]
-        paced_chunks, deferred = self._schedule(paced)
-        chunks = build_chunks(plain, s.workers, s.max_chunk) + paced_chunks
+        work = plan(batch, s, self.pacer, self.paced_tokens)
+        actions = [acker.poison(message, reason) for message, reason in work.poison]
+        for message, pages in work.fan_out:  # an S3 event with several objects (or none)
+            actions.append(await acker.fan_out(self.queue, message, pages))
+        if not work.dispatches and not work.deferred:
+            return actions
         started = time.monotonic()
-        log.info("batch.dispatched", pages=len(work), chunks=len(chunks), vlm_pages=len(paced))
-        # One Lithops job for the whole batch: the localhost backend runs one job at a time.
-        results = await run_chunks(self.dispatcher, chunks, s.workers, s.task_timeout_s) + deferred
-        for message, _page, spec, outcome in results:
-            self._account(outcome)
+        log.info(
+            "batch.dispatched", pages=work.pages, chunks=len(work.dispatches), deferred=len(work.deferred)
+        )
+        # One dispatcher call for the whole batch: the localhost backend runs one job at a time.
+        results = await run_dispatches(self.dispatcher, work.dispatches, s.workers, s.task_timeout_s)
+        results += [PageResult(m, engine, outcome) for m, engine, outcome in work.deferred]
+        for r in results:
+            self._account(r)
             actions.append(
                 acker.decide(
-                    message,
-                    outcome,
-                    engine=spec["engine"]["name"],
+                    r.message,
+                    r.outcome,
+                    engine=r.engine,
                     max_attempts=s.max_attempts,
                     backoff_base_s=s.backoff_base_s,
                 )
             )
-        log.info("batch.done", pages=len(work), seconds=round(time.monotonic() - started, 3))
+        log.info("batch.done", pages=len(results), seconds=round(time.monotonic() - started, 3))
         return actions
 
-    def _schedule(
-        self, paced: list[tuple[Message, PageMessage, dict[str, Any]]]
-    ) -> tuple[list[Chunk], list[Any]]:
-        """Book a slot for each VLM page and pack them, ``vlm_max_concurrent`` to a chunk.
-
-        Pages whose slot would fall past half the task timeout are not sent now: they come
-        back later as throttled (no attempt counted), so no Lithops call outlives its timeout.
-        """
-        s = self.settings
-        horizon = s.task_timeout_s / 2
-        scheduled: list[tuple[tuple[Message, PageMessage, dict[str, Any]], float]] = []
-        deferred = []
-        for item in paced:
-            options = item[2]["engine"]["options"]
-            if self.pacer.backlog_s() > horizon:
-                outcome = {
-                    "status": "error",
-                    "error_class": "retryable",
-                    "canonical_id": item[1].canonical_id,
-                    "error": "VLM budget booked ahead",
-                    "throttled": True,
-                    "retry_after_s": self.pacer.backlog_s(),
-                }
-                deferred.append((*item, outcome))
-                continue
-            tokens = estimate_tokens(int(options.get("max_side", 1600)), int(options.get("max_tokens", 2048)))
-            scheduled.append((item, self.pacer.reserve(tokens, lead_s=s.vlm_dispatch_lead_s)))
-        chunks = []
-        by_spec: dict[str, list[tuple[tuple[Message, PageMessage, dict[str, Any]], float]]] = {}
-        for entry in scheduled:
-            by_spec.setdefault(group_key(entry[0][2]), []).append(entry)
-        for group in by_spec.values():
-            for start in range(0, len(group), s.vlm_max_concurrent):
-                part = group[start : start + s.vlm_max_concurrent]
-                items = [(m, p) for (m, p, _), _at in part]
-                chunks.append(Chunk(part[0][0][2], items, [at for _, at in part]))
-        return chunks, deferred
-
-    def _account(self, outcome: dict[str, Any]) -> None:
-        usage = outcome.get("usage")
-        if usage:
-            self.stats.vlm_requests += 1
-            self.stats.vlm_tokens += int(usage.get("total_tokens") or 0)
-        if outcome.get("pause"):
-            self.pacer.pause(float(outcome.get("retry_after_s") or 300), str(outcome["pause"]))
-
-    async def _fan_out(self, message: Message, pages: list[PageMessage]) -> acker.Action:
-        for start in range(0, len(pages), MAX_BATCH):
-            group = pages[start : start + MAX_BATCH]
-            if await self.queue.send_batch([Outgoing(p.to_body()) for p in group]):
-                # Keep the event; it comes back after its visibility timeout. Pages already
-                # sent may then be sent twice: results are idempotent, so that is harmless.
-                return acker.Action("release", message, status="fan_out_failed")
-        return acker.Action("delete", message, status="fanned_out" if pages else "empty")
+    def _account(self, result: PageResult) -> None:
+        outcome = result.outcome
+        if isinstance(outcome, Done):
+            self.stats.count_usage(outcome)
+        if isinstance(outcome, Throttled) and outcome.pause:
+            self.pacer.pause(outcome.retry_after_s or 300, outcome.pause)
 
     async def _settle(self, actions: list[acker.Action]) -> None:
         result = await acker.apply(self.queue, actions)
         for action in result.applied + result.unsettled:
             self._held.pop(action.message.receipt, None)
         for action in result.applied:
-            label = action.status if action.kind == "delete" else action.kind
-            self.stats.outcomes[label] += 1
-            if label in ("done", "skipped") and action.canonical_id and self.stats.finished_ids is not None:
-                self.stats.finished_ids.add(action.canonical_id)
-            if action.kind == "dead":
-                ident = action.canonical_id or f"message {action.message.id}"
-                self.stats.dead.append((ident, str(action.error_class), action.reason))
-                log.warning(
-                    "page.dead_lettered",
-                    id=ident,
-                    error_class=str(action.error_class),
-                    reason=action.reason[:200],
-                )
-            elif action.kind == "retry":
-                log.info(
-                    "page.retry",
-                    id=action.canonical_id,
-                    attempt=action.attempts,
-                    delay_s=action.delay_s,
-                    reason=action.reason[:200],
-                )
+            self.stats.record(action)
 
     # -- heartbeat and shutdown --------------------------------------------------------
     async def _heartbeat_loop(self) -> None:
@@ -334,12 +219,11 @@ class Consumer:
                 left = MAX_VISIBILITY_S - (now - held.received_at) - 60
                 if left > 1:
                     items.append((receipt, int(min(timeout, left))))
-            for start in range(0, len(items), MAX_BATCH):
-                group = items[start : start + MAX_BATCH]
+            for group in in_tens(items):
                 try:
                     await self.queue.change_visibility_batch(group)
                 except Exception as exc:
-                    log.warning("heartbeat.failed", count=len(group), error=redact(str(exc))[:200])
+                    log.warning("heartbeat.failed", count=len(group), error=redacted(exc))
 
     async def _drain(self) -> None:
         """Let batches in flight finish, then hand back everything else still held."""
@@ -355,4 +239,4 @@ class Consumer:
         leftover = [h.message for h in self._held.values()]
         if leftover:
             with contextlib.suppress(Exception):
-                await self._settle([acker.Action("release", m, status="handed_back") for m in leftover])
+                await self._settle([acker.Action("hand_back", m, status="handed_back") for m in leftover])

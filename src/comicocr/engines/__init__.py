@@ -3,11 +3,19 @@
 from comicocr.engines.base import (
     Engine,
     EngineOptions,
-    Region,
+    Recognition,
     available,
     engine_class,
-    is_paced,
     load_engine,
+    paced_tokens,
 )
 
-__all__ = ["Engine", "EngineOptions", "Region", "available", "engine_class", "is_paced", "load_engine"]
+__all__ = [
+    "Engine",
+    "EngineOptions",
+    "Recognition",
+    "available",
+    "engine_class",
+    "load_engine",
+    "paced_tokens",
+]

@@ -6,59 +6,33 @@ Lithops call, for a whole chunk of pages), use one thread, and start no pools of
 their own; parallelism is the pipeline's job. Only engine *names and options*
 travel to workers, never engine objects.
 
-Third parties add an engine through the ``comicocr.engines`` entry-point group::
+Engines are found through the ``comicocr.engines`` entry-point group, the built-in
+ones included (see pyproject.toml); a third party adds one the same way::
 
     [project.entry-points."comicocr.engines"]
     myengine = "mypkg.engine:MyEngine"
+
+A new engine subclasses ``Engine`` with its own ``Options`` model; ``null.py`` is the template.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from dataclasses import asdict, dataclass, field
-from importlib.metadata import entry_points
-from typing import Any, ClassVar, Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, ClassVar, Generic, TypeVar
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from comicocr.contract import Region
 from comicocr.errors import ConfigError, PermanentError
 
 ENTRY_POINT_GROUP = "comicocr.engines"
-
-# Used when the package runs from a source tree without installed metadata.
-_BUILTIN = {
-    "null": "comicocr.engines.null:NullEngine",
-    "tesseract": "comicocr.engines.tesseract:TesseractEngine",
-    "paddleocr": "comicocr.engines.paddleocr:PaddleOCREngine",
-    "easyocr": "comicocr.engines.easyocr:EasyOCREngine",
-    "vlm": "comicocr.engines.vlm:VLMEngine",
-    "qwen": "comicocr.engines.vlm:QwenEngine",
-    "gemma": "comicocr.engines.vlm:GemmaEngine",
-    "deepseek": "comicocr.engines.vlm:DeepSeekEngine",
-}
-
-
-@dataclass
-class Region:
-    """One line (or word group) of text, in source-image pixels."""
-
-    text: str
-    confidence: float  # 0..1
-    bbox: tuple[int, int, int, int]  # x, y, w, h
-    polygon: list[tuple[int, int]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # layout adds panel/balloon here
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["bbox"] = list(self.bbox)
-        extra = data.pop("extra")
-        if data["polygon"] is None:
-            del data["polygon"]
-        else:
-            data["polygon"] = [list(p) for p in data["polygon"]]
-        return {**data, **extra}
+FAULTS_VAR = "COMICOCR_FAULT_ENGINES"  # "1": the fault-injection engines of faults.py exist
 
 
 class EngineOptions(BaseModel):
@@ -67,59 +41,102 @@ class EngineOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class Engine(Protocol):
-    """What every engine provides."""
+OptionsT = TypeVar("OptionsT", bound=EngineOptions)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What an engine read on one page: regions in any order (unless the engine
+    ``keeps_order``), and the service's usage report where there is one (VLM tokens, cost)."""
+
+    regions: list[Region]
+    usage: Mapping[str, object] | None = None
+
+
+class Engine(ABC, Generic[OptionsT]):
+    """What every engine provides. The capability flags default to the common case."""
 
     name: ClassVar[str]
     languages: ClassVar[tuple[str, ...]]  # ISO 639-1 codes the engine reads offline
-    supports_gpu: ClassVar[bool]
-    Options: ClassVar[type[EngineOptions]]
+    Options: ClassVar[type[EngineOptions]] = EngineOptions
+    supports_gpu: ClassVar[bool] = False
+    paced: ClassVar[bool] = False  # calls a rate-limited service: the consumer's pacer books each page
+    keeps_order: ClassVar[bool] = False  # answers in reading order: the layout step leaves it alone
 
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None: ...
+    def __init__(self, options: OptionsT, lang: str, gpu: bool) -> None:
+        self.options = options
+        self.lang = lang
+        self.gpu = gpu
 
+    @classmethod
+    def request_tokens(cls, options: Any) -> int:
+        """Tokens one page may use, booked in the pacer (paced engines only)."""
+        return 0
+
+    @abstractmethod
     def describe(self) -> dict[str, str]:
         """``{"engine": ..., "version": ..., "model": ...}`` (and ``device`` where it matters)
         for the result file."""
-        ...
 
-    def recognize(self, image: Image.Image) -> list[Region]:
-        """Read one RGB page; return regions in any order (layout orders them)."""
-        ...
+    @abstractmethod
+    def recognize(self, image: Image.Image) -> Recognition:
+        """Read one RGB page."""
+
+
+EngineClass = type[Engine[Any]]
+
+
+# Registered only when FAULTS_VAR is set, so a message cannot select them in production.
+_FAULT_ENGINES = {
+    "fault_crash": "comicocr.engines.faults:CrashEngine",
+    "fault_oom": "comicocr.engines.faults:OomEngine",
+    "fault_hang": "comicocr.engines.faults:HangEngine",
+    "fault_flaky": "comicocr.engines.faults:FlakyEngine",
+    "fault_slow": "comicocr.engines.faults:SlowEngine",
+}
+
+
+def _entry_points() -> dict[str, EntryPoint]:
+    found = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if os.environ.get(FAULTS_VAR) == "1":
+        found |= {n: EntryPoint(n, target, ENTRY_POINT_GROUP) for n, target in _FAULT_ENGINES.items()}
+    return found
 
 
 @functools.cache
-def engine_class(name: str) -> type[Engine]:
-    """Look an engine up by name: installed entry points first, then the built-ins."""
-    if name.startswith("fault_") and os.environ.get("COMICOCR_FAULT_ENGINES") == "1":
-        from comicocr.engines.faults import FAULT_ENGINES
-
-        if name in FAULT_ENGINES:
-            return FAULT_ENGINES[name]
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
-    target = _BUILTIN.get(name)
-    if target is None:
-        raise ConfigError(f"unknown OCR method {name!r}; known: {', '.join(available())}")
-    module, _, attr = target.partition(":")
-    mod = __import__(module, fromlist=[attr])
-    return getattr(mod, attr)  # type: ignore[no-any-return]
-
-
-def is_paced(name: str) -> bool:
-    """Engines that call a rate-limited service (the VLMs) go through the consumer's pacer."""
-    try:
-        return bool(getattr(engine_class(name), "paced", False))
-    except Exception:  # an unknown engine fails in the worker, with its reason
-        return False
+def engine_class(name: str) -> EngineClass:
+    """Look an engine up by name among the installed entry points."""
+    found = _entry_points()
+    if name not in found:
+        raise ConfigError(f"unknown OCR method {name!r}; known: {', '.join(sorted(found))}")
+    cls: EngineClass = found[name].load()
+    return cls
 
 
 def available() -> list[str]:
-    names = set(_BUILTIN) | {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
-    return sorted(names)
+    """Every engine name that can be asked for."""
+    return sorted(_entry_points())
 
 
-def load_engine(name: str, options: dict[str, Any], lang: str, gpu: bool) -> Engine:
+def paced_tokens(name: str, options: Mapping[str, object]) -> int | None:
+    """Tokens a page of engine ``name`` books in the consumer's pacer; None when it is not paced.
+
+    The consumer is handed this function instead of importing engines itself. An unknown
+    engine or bad options are not paced here: the worker fails such pages with the reason.
+    """
+    try:
+        cls = engine_class(name)
+    except ConfigError:
+        return None
+    if not cls.paced:
+        return None
+    try:
+        return cls.request_tokens(cls.Options.model_validate(dict(options)))
+    except ValidationError:
+        return 0
+
+
+def load_engine(name: str, options: Mapping[str, object], lang: str, gpu: bool) -> Engine[Any]:
     """Build an engine inside a worker; bad options or language are permanent errors."""
     cls = engine_class(name)
     if lang not in cls.languages:
@@ -127,7 +144,7 @@ def load_engine(name: str, options: dict[str, Any], lang: str, gpu: bool) -> Eng
             f"engine {name!r} does not read language {lang!r} (it reads: {', '.join(cls.languages)})"
         )
     try:
-        opts = cls.Options.model_validate(options)
+        opts = cls.Options.model_validate(dict(options))
     except ValidationError as exc:
         raise PermanentError(f"bad options for engine {name!r}: {exc.errors()[0]['msg']}") from None
     return cls(opts, lang, gpu)

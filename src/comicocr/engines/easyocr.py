@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.contract import Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.errors import ConfigError, PermanentError
 
 # EasyOCR's language codes by ours; only English ships as a registry package.
@@ -28,20 +29,19 @@ class EasyOCROptions(EngineOptions):
     min_confidence: float = Field(0.3, ge=0, le=1)
 
 
-class EasyOCREngine:
+class EasyOCREngine(Engine[EasyOCROptions]):
     name: ClassVar[str] = "easyocr"
     languages: ClassVar[tuple[str, ...]] = tuple(EASYOCR_LANGS)
     supports_gpu: ClassVar[bool] = True
     Options: ClassVar[type[EngineOptions]] = EasyOCROptions
 
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        assert isinstance(options, EasyOCROptions)
+    def __init__(self, options: EasyOCROptions, lang: str, gpu: bool) -> None:
+        super().__init__(options, lang, gpu)
         import torch
 
         torch.set_num_threads(1)  # one thread per worker: the pipeline parallelises
         import easyocr
 
-        self.options = options
         model_dir = options.model_dir or os.environ.get("COMICOCR_EASYOCR_MODEL_DIR", "")
         if not model_dir:
             if lang != "en":
@@ -81,7 +81,7 @@ class EasyOCREngine:
             "device": self.device,
         }
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         with warnings.catch_warnings():  # torch's DataLoader complains of pin_memory on CPU
             warnings.filterwarnings("ignore", message=".*pin_memory.*")
             found = self._reader.readtext(
@@ -95,4 +95,4 @@ class EasyOCREngine:
             polygon = [(int(p[0]), int(p[1])) for p in box]
             bbox = (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys))
             regions.append(Region(str(text).strip(), round(float(conf), 4), bbox, polygon))
-        return regions
+        return Recognition(regions)

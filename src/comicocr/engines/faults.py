@@ -1,7 +1,7 @@
 """Fault-injection engines for tests and chaos drills: each fails the way real engines do.
 
-They are only available when ``COMICOCR_FAULT_ENGINES=1`` is set in the environment of
-the consumer and its workers, so a message cannot select them in production.
+They are registered only when ``COMICOCR_FAULT_ENGINES=1`` is set in the environment of
+the consumer and its workers (base.py), so a message cannot select them in production.
 
 - ``fault_crash``: the worker process exits mid-chunk (a segfaulting native library)
 - ``fault_oom``:   the worker is SIGKILLed, as the kernel's OOM killer does
@@ -22,10 +22,8 @@ from typing import ClassVar
 from PIL import Image
 from pydantic import Field
 
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.errors import RetryableError
-
-ENABLE_VAR = "COMICOCR_FAULT_ENGINES"
 
 
 class FaultOptions(EngineOptions):
@@ -34,42 +32,37 @@ class FaultOptions(EngineOptions):
     seconds: float = Field(0.2, ge=0, le=3600)
 
 
-class _Fault:
+class _Fault(Engine[FaultOptions]):
     name: ClassVar[str] = "fault"
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
-    supports_gpu: ClassVar[bool] = False
     Options: ClassVar[type[EngineOptions]] = FaultOptions
-
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        assert isinstance(options, FaultOptions)
-        self.options = options
 
     def describe(self) -> dict[str, str]:
         return {"engine": self.name, "version": "0", "model": "fault-injection"}
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         raise NotImplementedError
 
 
 class CrashEngine(_Fault):
     name: ClassVar[str] = "fault_crash"
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         os._exit(70)
 
 
 class OomEngine(_Fault):
     name: ClassVar[str] = "fault_oom"
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         os.kill(os.getpid(), signal.SIGKILL)
-        return []
+        return Recognition([])
 
 
 class HangEngine(_Fault):
     name: ClassVar[str] = "fault_hang"
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         while True:
             time.sleep(3600)
 
@@ -77,22 +70,19 @@ class HangEngine(_Fault):
 class FlakyEngine(_Fault):
     name: ClassVar[str] = "fault_flaky"
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         key = hashlib.sha256(image.tobytes()).hexdigest()[:16]
         marker = Path(self.options.state_dir) / f"{key}.fails"
         seen = int(marker.read_text()) if marker.exists() else 0
         if seen < self.options.failures:
             marker.write_text(str(seen + 1))
             raise RetryableError(f"flaky engine: failure {seen + 1} of {self.options.failures}")
-        return []
+        return Recognition([])
 
 
 class SlowEngine(_Fault):
     name: ClassVar[str] = "fault_slow"
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         time.sleep(self.options.seconds)
-        return []
-
-
-FAULT_ENGINES = {cls.name: cls for cls in (CrashEngine, OomEngine, HangEngine, FlakyEngine, SlowEngine)}
+        return Recognition([])

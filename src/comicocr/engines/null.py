@@ -7,24 +7,20 @@ from typing import ClassVar
 from PIL import Image
 
 from comicocr import __version__
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 
 
 class NullOptions(EngineOptions):
     pass
 
 
-class NullEngine:
+class NullEngine(Engine[NullOptions]):
     name: ClassVar[str] = "null"
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
-    supports_gpu: ClassVar[bool] = False
     Options: ClassVar[type[EngineOptions]] = NullOptions
-
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        self.lang = lang
 
     def describe(self) -> dict[str, str]:
         return {"engine": self.name, "version": __version__, "model": "none"}
 
-    def recognize(self, image: Image.Image) -> list[Region]:
-        return []
+    def recognize(self, image: Image.Image) -> Recognition:
+        return Recognition([])

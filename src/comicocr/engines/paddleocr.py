@@ -19,7 +19,8 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.contract import Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.errors import ConfigError
 
 
@@ -55,20 +56,19 @@ def model_dirs(size: str) -> tuple[Path, Path]:
     return dirs[0], dirs[1]
 
 
-class PaddleOCREngine:
+class PaddleOCREngine(Engine[PaddleOptions]):
     name: ClassVar[str] = "paddleocr"
     # PP-OCRv6's recogniser is multilingual: its dictionary holds Latin with accents, kana and kanji.
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
     supports_gpu: ClassVar[bool] = True
     Options: ClassVar[type[EngineOptions]] = PaddleOptions
 
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        assert isinstance(options, PaddleOptions)
+    def __init__(self, options: PaddleOptions, lang: str, gpu: bool) -> None:
+        super().__init__(options, lang, gpu)
         os.environ.setdefault("PADDLE_PDX_DISABLE_MODEL_SOURCE_CHECK", "True")
         import onnxruntime
         from paddleocr import PaddleOCR
 
-        self.options = options
         # --gpu takes the CUDA provider of onnxruntime-gpu (runtimes/gpu.Dockerfile); without it
         # the engine says so and runs on the CPU rather than failing the page.
         cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
@@ -105,7 +105,7 @@ class PaddleOCREngine:
             "device": self.device,
         }
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
         regions = []
         for page in self._ocr.predict(bgr):
@@ -119,4 +119,4 @@ class PaddleOCREngine:
                 regions.append(
                     Region(text.strip(), round(float(score), 4), (x0, y0, x1 - x0, y1 - y0), polygon)
                 )
-        return regions
+        return Recognition(regions)

@@ -15,7 +15,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from pydantic import Field
 
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.contract import Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.engines.textblocks import find_text_blocks
 
 # Tesseract's language packs by our language codes; manga text is vertical.
@@ -31,21 +32,18 @@ class TesseractOptions(EngineOptions):
     config: str = Field("", max_length=200, pattern=r"^[\w\s=.\-]*$", description="extra tesseract flags")
 
 
-class TesseractEngine:
+class TesseractEngine(Engine[TesseractOptions]):
     name: ClassVar[str] = "tesseract"
     languages: ClassVar[tuple[str, ...]] = tuple(TESSERACT_LANGS)
-    supports_gpu: ClassVar[bool] = False
     Options: ClassVar[type[EngineOptions]] = TesseractOptions
 
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        assert isinstance(options, TesseractOptions)
+    def __init__(self, options: TesseractOptions, lang: str, gpu: bool) -> None:
+        super().__init__(options, lang, gpu)
         # One thread per worker: 2 workers x 2 OpenMP threads ran 5x slower than 2 x 1.
         os.environ["OMP_THREAD_LIMIT"] = "1"
         import pytesseract
 
         self._tess = pytesseract
-        self.options = options
-        self.lang = lang
         self.tess_lang = TESSERACT_LANGS[lang]
         self.vertical = lang == "ja"
 
@@ -56,10 +54,12 @@ class TesseractEngine:
             "model": self.tess_lang,
         }
 
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         gray = image.convert("L")
         if not self.options.detect_blocks:
-            return self._read(gray, 0, 0, self.options.psm if self.options.psm is not None else 11)
+            return Recognition(
+                self._read(gray, 0, 0, self.options.psm if self.options.psm is not None else 11)
+            )
         psm = self.options.psm if self.options.psm is not None else (5 if self.vertical else 6)
         regions: list[Region] = []
         blocks, cleaned = find_text_blocks(np.asarray(gray), vertical=self.vertical)
@@ -73,7 +73,7 @@ class TesseractEngine:
                 crop = crop.resize(size, Image.Resampling.LANCZOS)
             crop = ImageOps.expand(crop, border=_PAD, fill=255)  # Tesseract wants a margin
             regions += self._read(crop, block.x, block.y, psm, scale)
-        return regions
+        return Recognition(regions)
 
     def _read(self, gray: Image.Image, dx: int, dy: int, psm: int, scale: float = 1.0) -> list[Region]:
         """Read ``gray``; boxes map back to the page as ``(v - pad) / scale + offset``."""

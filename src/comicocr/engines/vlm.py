@@ -22,14 +22,14 @@ import base64
 import io
 import os
 import random
-import threading
 import time
 from typing import Any, ClassVar
 
 from PIL import Image
 from pydantic import Field
 
-from comicocr.engines.base import EngineOptions, Region
+from comicocr.contract import Region
+from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.engines.vlm_json import Unparseable, parse_regions
 from comicocr.errors import ConfigError, PermanentError, RetryableError, ThrottledError
 
@@ -61,7 +61,10 @@ class VLMOptions(EngineOptions):
     json_mode: bool = Field(False, description='send response_format {"type": "json_object"}')
 
 
-class VLMEngine:
+_PROMPT_TOKENS = 300
+
+
+class VLMEngine(Engine[VLMOptions]):
     name: ClassVar[str] = "vlm"
     preset: ClassVar[str] = ""
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
@@ -70,10 +73,15 @@ class VLMEngine:
     keeps_order: ClassVar[bool] = True  # the model answers in reading order
     Options: ClassVar[type[EngineOptions]] = VLMOptions
 
-    def __init__(self, options: EngineOptions, lang: str, gpu: bool) -> None:
-        assert isinstance(options, VLMOptions)
-        self.options = options
-        self.lang = lang
+    @classmethod
+    def request_tokens(cls, options: VLMOptions) -> int:
+        """A page's worst case: image tokens (one per 28x28 patch of a 2:3 page at ``max_side``),
+        the prompt, and the whole output allowance."""
+        image_tokens = int(options.max_side * options.max_side * 2 / 3 / (28 * 28))
+        return image_tokens + _PROMPT_TOKENS + options.max_tokens
+
+    def __init__(self, options: VLMOptions, lang: str, gpu: bool) -> None:
+        super().__init__(options, lang, gpu)
         self.model = options.model or os.environ.get("COMICOCR_VLM_MODEL") or PRESETS.get(self.preset, "")
         if not self.model:
             raise ConfigError("the vlm engine needs a model: set --model or the `model` option")
@@ -82,16 +90,11 @@ class VLMEngine:
         self._key = os.environ.get(options.api_key_env, "")
         if not self._key and "openrouter.ai" in self.url:
             raise PermanentError(f"no API key: set {options.api_key_env} for the consumer and its workers")
-        self._last = threading.local()  # paced pages of a chunk run in threads side by side
 
     def describe(self) -> dict[str, str]:
         return {"engine": self.name, "version": "openai-chat", "model": self.model}
 
-    def page_extras(self) -> dict[str, Any]:
-        """Tokens and cost of this thread's last page, for its result file."""
-        return {"usage": getattr(self._last, "usage", {})}
-
-    def recognize(self, image: Image.Image) -> list[Region]:
+    def recognize(self, image: Image.Image) -> Recognition:
         sent, scale = self._encode(image)
         kind = "manga" if self.lang == "ja" else "comic"
         direction = "right to left, top to bottom" if self.lang == "ja" else "left to right, top to bottom"
@@ -113,7 +116,6 @@ class VLMEngine:
         if self.options.json_mode:
             body["response_format"] = {"type": "json_object"}
         answer, usage = asyncio.run(self._post(body))
-        self._last.usage = {"model": self.model, **usage}
         try:
             items = parse_regions(answer)
         except Unparseable as exc:
@@ -122,10 +124,10 @@ class VLMEngine:
         for item in items:
             box = item["bbox"]
             bbox = (0, 0, image.width, image.height) if box is None else tuple(round(v / scale) for v in box)
-            extra = {} if box is not None else {"bbox_estimated": True}
+            extra: dict[str, object] = {} if box is not None else {"bbox_estimated": True}
             conf = item["confidence"] if item["confidence"] is not None else 1.0
             regions.append(Region(item["text"], conf, bbox, extra=extra))
-        return regions
+        return Recognition(regions, usage={"model": self.model, **usage})
 
     def _encode(self, image: Image.Image) -> tuple[tuple[str, int, int], float]:
         scale = min(1.0, self.options.max_side / max(image.width, image.height))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from comicocr.queues.base import Depths, Message, Outgoing, Queue
+from comicocr.queues.base import Depths, Message, MoveUnsupported, Outgoing, Queue, in_tens
 
 
 def open_queue(address: str, dlq_address: str | None = None, visibility_s: int = 300) -> Queue:
@@ -16,4 +16,4 @@ def open_queue(address: str, dlq_address: str | None = None, visibility_s: int =
     return LocalQueue(address)
 
 
-__all__ = ["Depths", "Message", "Outgoing", "Queue", "open_queue"]
+__all__ = ["Depths", "Message", "MoveUnsupported", "Outgoing", "Queue", "in_tens", "open_queue"]

@@ -2,17 +2,27 @@
 
 Two adapters implement it: ``sqs.py`` (any SQS-compatible server, through
 aiobotocore) and ``local.py`` (an embedded SQLite queue with SQS semantics for one
-machine). Batch operations take at most ``MAX_BATCH`` entries, as SQS does.
+machine). One ``Queue`` object is one queue; its dead-letter queue is another
+``Queue``, reached through ``dead_letters``. Batch operations take at most
+``MAX_BATCH`` entries, as SQS does (``in_tens`` slices a list that way).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 MAX_BATCH = 10
 MAX_VISIBILITY_S = 12 * 3600  # SQS's cap on a message's visibility timeout
 MAX_DELAY_S = 900  # SQS's cap on DelaySeconds
+
+T = TypeVar("T")
+
+
+def in_tens(items: Sequence[T]) -> list[list[T]]:
+    """``items`` in groups of at most ``MAX_BATCH``, the most one batch call takes."""
+    return [list(items[i : i + MAX_BATCH]) for i in range(0, len(items), MAX_BATCH)]
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,7 @@ class Depths:
     visible: int
     in_flight: int
     delayed: int
-    dead: int
+    dead: int = 0  # messages in this queue's dead-letter queue
 
     @property
     def pending(self) -> int:
@@ -46,8 +56,17 @@ class Depths:
         return self.visible + self.in_flight + self.delayed
 
 
+class MoveUnsupported(Exception):
+    """The server cannot move messages itself: move them by receive -> send -> delete."""
+
+
 class Queue(Protocol):
     address: str
+
+    @property
+    def dead_letters(self) -> Queue:
+        """This queue's dead-letter queue (a dead-letter queue has none: ConfigError)."""
+        ...
 
     async def ensure(self) -> None:
         """Create the queue and its dead-letter queue when they do not exist."""
@@ -68,20 +87,15 @@ class Queue(Protocol):
         """Set (receipt, visibility seconds) for up to 10 messages; return failed indexes."""
         ...
 
-    async def send_dead_letter(self, entries: list[Outgoing]) -> list[int]:
-        """Send up to 10 messages to the dead-letter queue; return failed indexes."""
-        ...
+    async def move_dead_letters_back(self) -> int:
+        """Move every dead letter back to this queue on the server's side; return how many.
 
-    async def receive_dead_letters(self, max_messages: int, visibility_s: int) -> list[Message]:
-        """Receive from the dead-letter queue (for redrive and inspection)."""
-        ...
-
-    async def delete_dead_letters(self, receipts: list[str]) -> list[int]: ...
-
-    async def release_dead_letters(self, receipts: list[str]) -> list[int]:
-        """Make received dead letters visible again at once (up to 10)."""
+        Optional: raises ``MoveUnsupported`` (or the server's error) where the server has no
+        such operation; callers then move them one by one.
+        """
         ...
 
     async def depths(self) -> Depths: ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Release the connection (shared with the dead-letter queue, which closes with it)."""

@@ -1,7 +1,7 @@
 """The embedded queue: one SQLite file with SQS semantics, for one machine.
 
 Visibility timeouts, receive counts, delays, batch operations and a dead-letter
-queue (also the safety net: a message received ``max_receives`` times moves there)
+queue in the same file (also the safety net: a message received ``max_receives`` times moves there)
 behave as on SQS, so the consumer cannot tell the two apart. Several processes may
 share the file (WAL mode). It is not a distributed queue: scale out with SQS.
 """
@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing
+from comicocr.errors import ConfigError
+from comicocr.queues.base import MAX_BATCH, Depths, Message, MoveUnsupported, Outgoing
 
 T = TypeVar("T")
 MAIN, DEAD = "main", "dlq"
@@ -46,12 +47,12 @@ def path_from_address(address: str) -> Path:
     return Path(address)
 
 
-class LocalQueue:
-    def __init__(self, address: str, max_receives: int = 50) -> None:
-        self.address = address
-        self.path = path_from_address(address)
-        self.max_receives = max_receives
-        self._lock = threading.Lock()
+class _Store:
+    """The SQLite file, opened on first use; shared by a queue and its dead-letter queue."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
     def _conn(self) -> sqlite3.Connection:
@@ -64,9 +65,11 @@ class LocalQueue:
             self._db = db
         return self._db
 
-    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in one immediate transaction, in a thread."""
+
         def locked() -> T:
-            with self._lock:
+            with self.lock:
                 db = self._conn()
                 db.execute("BEGIN IMMEDIATE")
                 try:
@@ -79,34 +82,67 @@ class LocalQueue:
 
         return await asyncio.to_thread(locked)
 
-    async def ensure(self) -> None:
-        await self._run(lambda db: None)
+    def close(self) -> None:
+        with self.lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
-    def _insert(self, db: sqlite3.Connection, queue: str, entries: list[Outgoing]) -> list[int]:
-        now = time.time()
-        db.executemany(
-            "INSERT INTO messages (queue, id, body, attributes, visible_at) VALUES (?, ?, ?, ?, ?)",
-            [(queue, str(uuid.uuid4()), e.body, json.dumps(e.attributes), now + e.delay_s) for e in entries],
+
+class LocalQueue:
+    """One queue of the file: ``main``, or its dead-letter queue ``dlq`` (``dead_letters``).
+
+    ``clock`` gives the epoch seconds that visibility and delays count in (tests control it).
+    """
+
+    def __init__(
+        self,
+        address: str,
+        max_receives: int = 50,
+        clock: Callable[[], float] = time.time,
+        *,
+        _store: _Store | None = None,
+    ) -> None:
+        self.address = address
+        self.path = path_from_address(address)
+        self.max_receives = max_receives
+        self.clock = clock
+        self._store = _store or _Store(self.path)
+        self._queue = MAIN if _store is None else DEAD
+        self._dead = (
+            LocalQueue(address, max_receives, clock, _store=self._store) if self._queue == MAIN else None
         )
-        return []
+
+    @property
+    def dead_letters(self) -> LocalQueue:
+        if self._dead is None:
+            raise ConfigError(f"{self.address} ({DEAD}) is a dead-letter queue: it has no dead-letter queue")
+        return self._dead
+
+    async def ensure(self) -> None:
+        await self._store.run(lambda db: None)
 
     async def send_batch(self, entries: list[Outgoing]) -> list[int]:
         assert len(entries) <= MAX_BATCH
-        return await self._run(lambda db: self._insert(db, MAIN, entries))
+        now = self.clock()
+        rows = [
+            (self._queue, str(uuid.uuid4()), e.body, json.dumps(e.attributes), now + e.delay_s)
+            for e in entries
+        ]
+        sql = "INSERT INTO messages (queue, id, body, attributes, visible_at) VALUES (?, ?, ?, ?, ?)"
+        await self._store.run(lambda db: db.executemany(sql, rows))
+        return []
 
-    async def send_dead_letter(self, entries: list[Outgoing]) -> list[int]:
-        return await self._run(lambda db: self._insert(db, DEAD, entries))
-
-    def _receive(self, db: sqlite3.Connection, queue: str, limit: int, visibility_s: int) -> list[Message]:
-        now = time.time()
+    def _receive(self, db: sqlite3.Connection, limit: int, visibility_s: int) -> list[Message]:
+        now = self.clock()
         rows = db.execute(
             "SELECT seq, id, body, attributes, receive_count FROM messages"
             " WHERE queue = ? AND visible_at <= ? ORDER BY seq LIMIT ?",
-            (queue, now, limit),
+            (self._queue, now, limit),
         ).fetchall()
         out = []
         for seq, mid, body, attrs, count in rows:
-            if queue == MAIN and count >= self.max_receives:
+            if self._dead is not None and count >= self.max_receives:
                 # The RedrivePolicy safety net, as SQS applies it on receive.
                 db.execute(
                     "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, receipt = NULL"
@@ -122,68 +158,59 @@ class LocalQueue:
             out.append(Message(mid, receipt, body, count + 1, json.loads(attrs)))
         return out
 
-    async def _poll(self, queue: str, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
-        deadline = time.monotonic() + wait_s
+    async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
+        deadline = self.clock() + wait_s
         limit = min(max_messages, MAX_BATCH)
         while True:
-            got = await self._run(lambda db: self._receive(db, queue, limit, visibility_s))
-            if got or time.monotonic() >= deadline:
+            got = await self._store.run(lambda db: self._receive(db, limit, visibility_s))
+            if got or self.clock() >= deadline:
                 return got
-            await asyncio.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
-
-    async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
-        return await self._poll(MAIN, max_messages, wait_s, visibility_s)
-
-    async def receive_dead_letters(self, max_messages: int, visibility_s: int) -> list[Message]:
-        return await self._poll(DEAD, max_messages, 0, visibility_s)
-
-    def _delete(self, db: sqlite3.Connection, queue: str, receipts: list[str]) -> list[int]:
-        failed = []
-        for i, receipt in enumerate(receipts):
-            cur = db.execute("DELETE FROM messages WHERE queue = ? AND receipt = ?", (queue, receipt))
-            if cur.rowcount != 1:
-                failed.append(i)
-        return failed
+            await asyncio.sleep(min(_POLL_S, max(0.0, deadline - self.clock())))
 
     async def delete_batch(self, receipts: list[str]) -> list[int]:
-        return await self._run(lambda db: self._delete(db, MAIN, receipts))
-
-    async def delete_dead_letters(self, receipts: list[str]) -> list[int]:
-        return await self._run(lambda db: self._delete(db, DEAD, receipts))
-
-    async def release_dead_letters(self, receipts: list[str]) -> list[int]:
-        return await self.change_visibility_batch([(r, 0) for r in receipts])
-
-    async def change_visibility_batch(self, items: list[tuple[str, int]]) -> list[int]:
-        def change(db: sqlite3.Connection) -> list[int]:
-            now, failed = time.time(), []
-            for i, (receipt, seconds) in enumerate(items):
+        def delete(db: sqlite3.Connection) -> list[int]:
+            failed = []
+            for i, receipt in enumerate(receipts):
                 cur = db.execute(
-                    "UPDATE messages SET visible_at = ? WHERE receipt = ?", (now + seconds, receipt)
+                    "DELETE FROM messages WHERE queue = ? AND receipt = ?", (self._queue, receipt)
                 )
                 if cur.rowcount != 1:
                     failed.append(i)
             return failed
 
-        return await self._run(change)
+        return await self._store.run(delete)
+
+    async def change_visibility_batch(self, items: list[tuple[str, int]]) -> list[int]:
+        def change(db: sqlite3.Connection) -> list[int]:
+            now, failed = self.clock(), []
+            for i, (receipt, seconds) in enumerate(items):
+                cur = db.execute(
+                    "UPDATE messages SET visible_at = ? WHERE queue = ? AND receipt = ?",
+                    (now + seconds, self._queue, receipt),
+                )
+                if cur.rowcount != 1:
+                    failed.append(i)
+            return failed
+
+        return await self._store.run(change)
+
+    async def move_dead_letters_back(self) -> int:
+        raise MoveUnsupported("the embedded queue moves dead letters by receive -> send -> delete")
 
     async def depths(self) -> Depths:
         def count(db: sqlite3.Connection) -> Depths:
-            now = time.time()
             row = db.execute(
                 "SELECT"
-                " SUM(queue = :m AND visible_at <= :now),"
-                " SUM(queue = :m AND visible_at > :now AND receipt IS NOT NULL),"
-                " SUM(queue = :m AND visible_at > :now AND receipt IS NULL),"
+                " SUM(queue = :q AND visible_at <= :now),"
+                " SUM(queue = :q AND visible_at > :now AND receipt IS NOT NULL),"
+                " SUM(queue = :q AND visible_at > :now AND receipt IS NULL),"
                 " SUM(queue = :d) FROM messages",
-                {"m": MAIN, "d": DEAD, "now": now},
+                {"q": self._queue, "d": DEAD if self._dead is not None else "", "now": self.clock()},
             ).fetchone()
             return Depths(*(int(v or 0) for v in row))
 
-        return await self._run(count)
+        return await self._store.run(count)
 
     async def close(self) -> None:
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        if self._dead is not None:  # the main queue owns the file handle
+            self._store.close()

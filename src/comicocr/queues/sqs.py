@@ -5,6 +5,7 @@ The endpoint, region and credentials come from the standard AWS variables
 LocalStack or moto server needs no special hooks. The dead-letter queue defaults
 to ``<name>-dlq``; ``ensure()`` creates both with a RedrivePolicy whose high
 ``maxReceiveCount`` is only a safety net (the pipeline counts failed attempts itself).
+A queue and its dead-letter queue share one client.
 """
 
 from __future__ import annotations
@@ -18,9 +19,15 @@ from typing import Any
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
 
+from comicocr.errors import ConfigError
 from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing
 
 SAFETY_NET_RECEIVES = 50
+_COUNTS = (
+    "ApproximateNumberOfMessages",
+    "ApproximateNumberOfMessagesNotVisible",
+    "ApproximateNumberOfMessagesDelayed",
+)
 
 
 def _region() -> str:
@@ -32,22 +39,19 @@ def queue_name(address: str) -> str:
     return address.rstrip("/").rsplit("/", 1)[-1]
 
 
-class SQSQueue:
-    def __init__(self, address: str, dlq_address: str | None = None, visibility_s: int = 300) -> None:
-        self.address = address
-        self.name = queue_name(address)
-        self.dlq_name = queue_name(dlq_address) if dlq_address else f"{self.name}-dlq"
-        self.visibility_s = visibility_s
-        self._url: str | None = None if address.startswith("sqs://") else address
-        self._dlq_url: str | None = (
-            dlq_address
-            if dlq_address and "://" in dlq_address and not dlq_address.startswith("sqs://")
-            else None
-        )
+def _url_of(address: str | None) -> str | None:
+    """A full queue URL is used as it is; ``sqs://name`` is looked up (None here)."""
+    return address if address and "://" in address and not address.startswith("sqs://") else None
+
+
+class _Client:
+    """One aiobotocore SQS client, opened on first use, shared by a queue and its DLQ."""
+
+    def __init__(self) -> None:
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
 
-    async def _sqs(self) -> Any:
+    async def get(self) -> Any:
         if self._client is None:
             self._stack = AsyncExitStack()
             config = AioConfig(
@@ -61,26 +65,57 @@ class SQSQueue:
             )
         return self._client
 
-    async def _resolve(self) -> tuple[str, str]:
-        if self._url is None or self._dlq_url is None:
-            sqs = await self._sqs()
-            if self._url is None:
-                self._url = (await sqs.get_queue_url(QueueName=self.name))["QueueUrl"]
-            if self._dlq_url is None:
-                self._dlq_url = (await sqs.get_queue_url(QueueName=self.dlq_name))["QueueUrl"]
-        return self._url, self._dlq_url
+    async def close(self) -> None:
+        if self._stack is not None:
+            await self._stack.aclose()
+            self._stack = None
+            self._client = None
+
+
+class SQSQueue:
+    def __init__(
+        self,
+        address: str,
+        dlq_address: str | None = None,
+        visibility_s: int = 300,
+        *,
+        _client: _Client | None = None,
+    ) -> None:
+        self.address = address
+        self.name = queue_name(address)
+        self.visibility_s = visibility_s
+        self._url = _url_of(address)
+        self._client = _client or _Client()
+        self._dead: SQSQueue | None = None
+        if _client is None:  # a main queue; a dead-letter queue is made by its main queue
+            dlq = dlq_address or f"sqs://{self.name}-dlq"
+            self._dead = SQSQueue(dlq, visibility_s=visibility_s, _client=self._client)
+
+    @property
+    def dead_letters(self) -> SQSQueue:
+        if self._dead is None:
+            raise ConfigError(f"{self.address} is a dead-letter queue: it has no dead-letter queue")
+        return self._dead
+
+    async def url(self) -> str:
+        if self._url is None:
+            sqs = await self._client.get()
+            self._url = str((await sqs.get_queue_url(QueueName=self.name))["QueueUrl"])
+        return self._url
+
+    async def _arn(self) -> str:
+        sqs = await self._client.get()
+        attrs = await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=["QueueArn"])
+        return str(attrs["Attributes"]["QueueArn"])
 
     async def ensure(self) -> None:
-        sqs = await self._sqs()
-        dlq = await sqs.create_queue(
-            QueueName=self.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"}
+        sqs = await self._client.get()
+        dead = self.dead_letters
+        created = await sqs.create_queue(
+            QueueName=dead.name, Attributes={"MessageRetentionPeriod": "1209600"}
         )
-        self._dlq_url = dlq["QueueUrl"]
-        attrs = await sqs.get_queue_attributes(QueueUrl=self._dlq_url, AttributeNames=["QueueArn"])
-        redrive = {
-            "deadLetterTargetArn": attrs["Attributes"]["QueueArn"],
-            "maxReceiveCount": str(SAFETY_NET_RECEIVES),
-        }
+        dead._url = created["QueueUrl"]
+        redrive = {"deadLetterTargetArn": await dead._arn(), "maxReceiveCount": str(SAFETY_NET_RECEIVES)}
         main = await sqs.create_queue(
             QueueName=self.name,
             Attributes={"VisibilityTimeout": str(self.visibility_s), "RedrivePolicy": json.dumps(redrive)},
@@ -105,24 +140,18 @@ class SQSQueue:
     def _failed(response: dict[str, Any]) -> list[int]:
         return sorted(int(f["Id"]) for f in response.get("Failed", []))
 
-    async def _send(self, url: str, entries: list[Outgoing]) -> list[int]:
+    async def send_batch(self, entries: list[Outgoing]) -> list[int]:
         assert len(entries) <= MAX_BATCH
         if not entries:
             return []
-        resp = await (await self._sqs()).send_message_batch(QueueUrl=url, Entries=self._entries(entries))
+        sqs = await self._client.get()
+        resp = await sqs.send_message_batch(QueueUrl=await self.url(), Entries=self._entries(entries))
         return self._failed(resp)
 
-    async def send_batch(self, entries: list[Outgoing]) -> list[int]:
-        url, _ = await self._resolve()
-        return await self._send(url, entries)
-
-    async def send_dead_letter(self, entries: list[Outgoing]) -> list[int]:
-        _, dlq = await self._resolve()
-        return await self._send(dlq, entries)
-
-    async def _receive(self, url: str, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
-        resp = await (await self._sqs()).receive_message(
-            QueueUrl=url,
+    async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
+        sqs = await self._client.get()
+        resp = await sqs.receive_message(
+            QueueUrl=await self.url(),
             MaxNumberOfMessages=min(max_messages, MAX_BATCH),
             WaitTimeSeconds=int(min(20, max(0, wait_s))),
             VisibilityTimeout=visibility_s,
@@ -140,64 +169,33 @@ class SQSQueue:
             for m in resp.get("Messages", [])
         ]
 
-    async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
-        url, _ = await self._resolve()
-        return await self._receive(url, max_messages, wait_s, visibility_s)
-
-    async def receive_dead_letters(self, max_messages: int, visibility_s: int) -> list[Message]:
-        _, dlq = await self._resolve()
-        return await self._receive(dlq, max_messages, 0, visibility_s)
-
-    async def _delete(self, url: str, receipts: list[str]) -> list[int]:
+    async def delete_batch(self, receipts: list[str]) -> list[int]:
         if not receipts:
             return []
         entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
-        resp = await (await self._sqs()).delete_message_batch(QueueUrl=url, Entries=entries)
-        return self._failed(resp)
-
-    async def delete_batch(self, receipts: list[str]) -> list[int]:
-        url, _ = await self._resolve()
-        return await self._delete(url, receipts)
-
-    async def delete_dead_letters(self, receipts: list[str]) -> list[int]:
-        _, dlq = await self._resolve()
-        return await self._delete(dlq, receipts)
-
-    async def release_dead_letters(self, receipts: list[str]) -> list[int]:
-        _, dlq = await self._resolve()
-        return await self._change_visibility(dlq, [(r, 0) for r in receipts])
+        sqs = await self._client.get()
+        return self._failed(await sqs.delete_message_batch(QueueUrl=await self.url(), Entries=entries))
 
     async def change_visibility_batch(self, items: list[tuple[str, int]]) -> list[int]:
-        url, _ = await self._resolve()
-        return await self._change_visibility(url, items)
-
-    async def _change_visibility(self, url: str, items: list[tuple[str, int]]) -> list[int]:
         if not items:
             return []
         entries = [
             {"Id": str(i), "ReceiptHandle": r, "VisibilityTimeout": s} for i, (r, s) in enumerate(items)
         ]
-        resp = await (await self._sqs()).change_message_visibility_batch(QueueUrl=url, Entries=entries)
+        sqs = await self._client.get()
+        resp = await sqs.change_message_visibility_batch(QueueUrl=await self.url(), Entries=entries)
         return self._failed(resp)
 
-    async def move_dead_letters(self, max_per_second: int | None = None) -> int:
+    async def move_dead_letters_back(self) -> int:
         """Move every dead letter back with SQS's own StartMessageMoveTask; return how many.
 
-        Raises when the server lacks the API (moto answers HTTP 500): callers fall back
-        to receive -> send -> delete.
+        Raises when the server lacks the API (moto answers HTTP 500).
         """
-        url, dlq = await self._resolve()
-        sqs = await self._sqs()
-        arns = []
-        for queue_url in (dlq, url):
-            attrs = await sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
-            arns.append(attrs["Attributes"]["QueueArn"])
-        args: dict[str, Any] = {"SourceArn": arns[0], "DestinationArn": arns[1]}
-        if max_per_second:
-            args["MaxNumberOfMessagesPerSecond"] = max_per_second
-        await sqs.start_message_move_task(**args)
+        source, destination = await self.dead_letters._arn(), await self._arn()
+        sqs = await self._client.get()
+        await sqs.start_message_move_task(SourceArn=source, DestinationArn=destination)
         while True:
-            tasks = (await sqs.list_message_move_tasks(SourceArn=arns[0], MaxResults=1)).get("Results", [])
+            tasks = (await sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)).get("Results", [])
             if tasks and tasks[0].get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
                 if tasks[0]["Status"] != "COMPLETED":
                     raise RuntimeError(
@@ -206,25 +204,20 @@ class SQSQueue:
                 return int(tasks[0].get("ApproximateNumberOfMessagesMoved", 0))
             await asyncio.sleep(0.5)
 
-    async def depths(self) -> Depths:
-        url, dlq = await self._resolve()
-        sqs = await self._sqs()
-        names = [
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesNotVisible",
-            "ApproximateNumberOfMessagesDelayed",
+    async def _counts(self) -> Depths:
+        sqs = await self._client.get()
+        attrs = (await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=list(_COUNTS)))[
+            "Attributes"
         ]
-        main = (await sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names))["Attributes"]
-        dead = (await sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=names[:1]))["Attributes"]
-        return Depths(
-            visible=int(main.get(names[0], 0)),
-            in_flight=int(main.get(names[1], 0)),
-            delayed=int(main.get(names[2], 0)),
-            dead=int(dead.get(names[0], 0)),
-        )
+        return Depths(*(int(attrs.get(name, 0)) for name in _COUNTS))
+
+    async def depths(self) -> Depths:
+        own = await self._counts()
+        if self._dead is None:
+            return own
+        dead = await self._dead._counts()
+        return Depths(own.visible, own.in_flight, own.delayed, dead=dead.pending)
 
     async def close(self) -> None:
-        if self._stack is not None:
-            await self._stack.aclose()
-            self._stack = None
-            self._client = None
+        if self._dead is not None:  # the main queue owns the shared client
+            await self._client.close()

@@ -1,0 +1,150 @@
+"""Plan a micro-batch: received messages -> the chunks to dispatch now, and what is settled without
+running anything. Pure logic over the batch, the settings and the pacer's bookings.
+
+- A message whose body does not parse is *poison*.
+- An S3 event with several created objects (or none) is *fanned out*: one message per page.
+- A page of a paced engine (a VLM) books a slot in the pacer; past half the task timeout it is
+  *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout.
+- The other pages are grouped by what they share (``ChunkSpec``) and split into as few chunks
+  as keep every worker busy; paced pages go ``vlm_max_concurrent`` to a chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from comicocr.contract import Chunk, ChunkSpec, EngineSpec, PageJob, Throttled
+from comicocr.errors import PoisonMessage
+from comicocr.messages import PageMessage, parse_body
+from comicocr.queues.base import Message
+from comicocr.ratelimit import Pacer
+from comicocr.settings import Settings
+
+T = TypeVar("T")
+
+# Tokens a page of engine ``name`` with ``options`` books in the pacer; None: not paced.
+# The consumer is handed ``comicocr.engines.paced_tokens``: it never imports engines itself.
+PacedTokens = Callable[[str, Mapping[str, object]], int | None]
+
+
+@dataclass(frozen=True)
+class Dispatch:
+    """A chunk to run, and the message each of its pages came from (same order)."""
+
+    chunk: Chunk
+    messages: tuple[Message, ...]
+
+    def single(self, i: int) -> Dispatch:
+        """Page ``i`` alone, as a chunk of its own (key "0")."""
+        page = self.chunk.pages[i]
+        alone = PageJob("0", page.canonical_id, page.image_path, page.send_at)
+        return Dispatch(Chunk(self.chunk.spec, (alone,)), (self.messages[i],))
+
+
+@dataclass
+class Plan:
+    dispatches: list[Dispatch] = field(default_factory=list)
+    deferred: list[tuple[Message, str, Throttled]] = field(default_factory=list)  # (message, engine, outcome)
+    poison: list[tuple[Message, str]] = field(default_factory=list)  # (message, why)
+    fan_out: list[tuple[Message, list[PageMessage]]] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return sum(len(d.messages) for d in self.dispatches)
+
+
+def chunk_spec(page: PageMessage, settings: Settings, paced: bool) -> ChunkSpec:
+    """What a page's chunk shares, from the message and the consumer's settings."""
+    s = settings
+    options = dict(page.options or s.engine_options)
+    if paced:  # the VLM settings reach the engine as options, not environment
+        defaults = {"model": s.vlm_model, "base_url": s.vlm_base_url}
+        options = {**{k: v for k, v in defaults.items() if v}, **options}
+    engine = EngineSpec(page.method or s.method, page.lang or s.lang, options, s.gpu)
+    return ChunkSpec(
+        engine=engine,
+        output=page.output or s.output,
+        direction=s.reading_direction,
+        skip_existing=s.skip_existing,
+        max_image_bytes=s.max_image_bytes,
+        max_image_pixels=s.max_image_pixels,
+        allowed_roots=tuple(s.allowed_roots),
+        allow_http=s.allow_http,
+    )
+
+
+def split_evenly(items: list[T], workers: int, max_chunk: int) -> list[list[T]]:
+    """Split into as few chunks as keep every worker busy, none larger than ``max_chunk``."""
+    if not items:
+        return []
+    n_chunks = max(min(workers, len(items)), math.ceil(len(items) / max_chunk))
+    size = math.ceil(len(items) / n_chunks)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+@dataclass
+class _Page:
+    message: Message
+    page: PageMessage
+    spec: ChunkSpec
+    send_at: float | None = None
+
+
+def _dispatch(spec: ChunkSpec, members: list[_Page]) -> Dispatch:
+    pages = tuple(
+        PageJob(str(i), m.page.canonical_id, m.page.image_path, m.send_at) for i, m in enumerate(members)
+    )
+    return Dispatch(Chunk(spec, pages), tuple(m.message for m in members))
+
+
+def _grouped(pages: list[_Page]) -> list[tuple[ChunkSpec, list[_Page]]]:
+    groups: dict[str, tuple[ChunkSpec, list[_Page]]] = {}
+    for p in pages:
+        groups.setdefault(p.spec.group_key(), (p.spec, []))[1].append(p)
+    return list(groups.values())
+
+
+def plan(batch: list[Message], settings: Settings, pacer: Pacer, paced_tokens: PacedTokens) -> Plan:
+    """Turn received messages into chunks to run now and messages settled without a run."""
+    out = Plan()
+    plain: list[_Page] = []
+    paced: list[tuple[_Page, int]] = []
+    for message in batch:
+        try:
+            pages = parse_body(message.body)
+        except PoisonMessage as exc:
+            out.poison.append((message, str(exc)))
+            continue
+        if len(pages) != 1:
+            out.fan_out.append((message, pages))
+            continue
+        page = pages[0]
+        tokens = paced_tokens(page.method or settings.method, page.options or settings.engine_options)
+        item = _Page(message, page, chunk_spec(page, settings, paced=tokens is not None))
+        if tokens is None:
+            plain.append(item)
+        else:
+            paced.append((item, tokens))
+
+    for spec, members in _grouped(plain):
+        out.dispatches += [
+            _dispatch(spec, part) for part in split_evenly(members, settings.workers, settings.max_chunk)
+        ]
+
+    horizon = settings.task_timeout_s / 2
+    booked: list[_Page] = []
+    for item, tokens in paced:
+        if pacer.backlog_s() > horizon:
+            backlog = pacer.backlog_s()
+            outcome = Throttled("", item.page.canonical_id, "VLM budget booked ahead", backlog)
+            out.deferred.append((item.message, item.spec.engine.name, outcome))
+            continue
+        item.send_at = pacer.reserve(tokens, lead_s=settings.vlm_dispatch_lead_s)
+        booked.append(item)
+    step = settings.vlm_max_concurrent
+    for spec, members in _grouped(booked):
+        out.dispatches += [_dispatch(spec, members[i : i + step]) for i in range(0, len(members), step)]
+    return out

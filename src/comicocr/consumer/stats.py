@@ -1,0 +1,65 @@
+"""What a consumer did: counts per outcome, the dead letters, VLM usage; one log line per page
+that was retried or dead-lettered."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import structlog
+
+from comicocr.consumer.acker import Action
+from comicocr.contract import Done
+
+log = structlog.get_logger("comicocr.consumer")
+
+
+@dataclass
+class Stats:
+    started: float = field(default_factory=time.monotonic)
+    received: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)  # done, skipped, retry, dead, ...
+    dead: list[tuple[str, str, str]] = field(default_factory=list)  # (id, class, reason)
+    vlm_tokens: int = 0
+    vlm_requests: int = 0
+    interrupted: bool = False  # stopped by a signal, not because the queue ran dry
+    finished_ids: set[str] | None = None  # ids whose result exists now; kept only in until-idle runs
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def tokens_per_min(self) -> float:
+        return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
+
+    def count_usage(self, outcome: Done) -> None:
+        if outcome.usage:
+            total = outcome.usage.get("total_tokens")
+            self.vlm_requests += 1
+            self.vlm_tokens += int(total) if isinstance(total, int | float) else 0
+
+    def record(self, action: Action) -> None:
+        """Count an action the queue carried out."""
+        label = action.status if action.kind == "delete" else action.kind
+        self.outcomes[label] += 1
+        if label in ("done", "skipped") and action.canonical_id and self.finished_ids is not None:
+            self.finished_ids.add(action.canonical_id)
+        if action.kind == "dead":
+            ident = action.canonical_id or f"message {action.message.id}"
+            self.dead.append((ident, str(action.error_class), action.reason))
+            log.warning(
+                "page.dead_lettered",
+                id=ident,
+                error_class=str(action.error_class),
+                reason=action.reason[:200],
+            )
+        elif action.kind == "retry":
+            log.info(
+                "page.retry",
+                id=action.canonical_id,
+                attempt=action.attempts,
+                delay_s=action.delay_s,
+                reason=action.reason[:200],
+            )

@@ -1,0 +1,84 @@
+"""One command's pipeline: the queue it opens once, and the Lithops dispatcher it starts to consume.
+
+``run`` enqueues and then consumes through the same queue; ``consume`` only consumes::
+
+    async with Pipeline(settings) as pipeline:
+        report = await pipeline.enqueue(pages)
+        stats = await pipeline.consume(until_idle=True)
+
+This is where the parts are wired together (the queue adapter, the Lithops executor, the
+engines' pacing), so the consumer package itself stays free of engines and Lithops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterable
+from types import TracebackType
+
+import stamina
+
+from comicocr.consumer import Consumer, Stats
+from comicocr.consumer.dispatch import Dispatcher
+from comicocr.engines import paced_tokens
+from comicocr.lithops_adapter import LithopsDispatcher, load_config
+from comicocr.messages import PageMessage
+from comicocr.producer import EnqueueReport, enqueue_pages
+from comicocr.queues import Queue, open_queue
+from comicocr.settings import Settings
+
+
+class Pipeline:
+    """``create``: make the queue and its DLQ when missing (on entry, riding out a queue server
+    that is still starting). ``dispatcher``: run chunks there instead of a new Lithops executor."""
+
+    def __init__(
+        self, settings: Settings, *, create: bool = True, dispatcher: Dispatcher | None = None
+    ) -> None:
+        self.settings = settings
+        self.create = create
+        self.queue: Queue = open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)
+        self._dispatcher = dispatcher
+
+    async def __aenter__(self) -> Pipeline:
+        if self.create:
+            async for attempt in stamina.retry_context(
+                on=Exception, attempts=8, wait_initial=0.5, wait_max=8.0
+            ):
+                with attempt:
+                    await self.queue.ensure()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.queue.close()
+
+    async def enqueue(self, pages: Iterable[PageMessage]) -> EnqueueReport:
+        return await enqueue_pages(self.queue, pages)
+
+    async def consume(self, until_idle: bool) -> Stats:
+        """Consume until SIGTERM/SIGINT (or, ``until_idle``, until the queue is drained)."""
+        if self._dispatcher is not None:
+            return await self._consume(self._dispatcher, until_idle)
+        s = self.settings
+        config = load_config(s.lithops_config, s.backend, s.storage, s.workers)
+        lithops = await asyncio.to_thread(LithopsDispatcher, config, s.task_timeout_s)
+        try:
+            return await self._consume(lithops, until_idle)
+        finally:
+            await asyncio.to_thread(lithops.close)
+
+    async def _consume(self, dispatcher: Dispatcher, until_idle: bool) -> Stats:
+        consumer = Consumer(
+            self.queue, dispatcher, self.settings, paced_tokens=paced_tokens, until_idle=until_idle
+        )
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, consumer.stop)
+        try:
+            return await consumer.run()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,96 @@
+"""What a worker does with a chunk: load the engine once, then read, OCR, order and write each page.
+
+It never raises for a single page: each page's exception becomes a ``Failed`` outcome with
+its error class, so one bad page never fails its chunk. Runs inside Lithops workers
+(``remote.process_chunk`` calls it), or in-process in tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from comicocr import images, layout, results, storage
+from comicocr.contract import Chunk, Done, Outcome, PageJob, Skipped, Throttled, failed
+from comicocr.engines.base import Engine, load_engine
+from comicocr.errors import ConfigError, ErrorClass, PageError, ThrottledError
+from comicocr.redact import redact
+
+
+def run_chunk(chunk: Chunk) -> list[Outcome]:
+    """OCR every page of ``chunk`` and write each result; return an outcome per page."""
+    spec = chunk.spec.engine
+    try:
+        engine = load_engine(spec.name, spec.options, spec.lang, spec.gpu)
+        engine_info = engine.describe()
+    except (PageError, ConfigError, ImportError) as exc:
+        error_class = exc.error_class if isinstance(exc, PageError) else ErrorClass.PERMANENT
+        return [failed(p, error_class, f"engine {spec.name!r} unavailable: {exc}") for p in chunk.pages]
+    reader = PageReader(chunk, engine, engine_info)
+    if any(p.send_at is not None for p in chunk.pages):
+        # Paced VLM pages: each request waits for the slot the consumer booked for it, and
+        # the pages of the chunk wait on the network side by side, one thread each.
+        def paced(page: PageJob) -> Outcome:
+            time.sleep(max(0.0, (page.send_at or 0.0) - time.time()))
+            return reader.read(page)
+
+        with ThreadPoolExecutor(max_workers=len(chunk.pages)) as pool:
+            return list(pool.map(paced, chunk.pages))
+    return [reader.read(page) for page in chunk.pages]
+
+
+class PageReader:
+    """One page at a time, with the engine a chunk loaded: bytes -> image -> regions -> result."""
+
+    def __init__(self, chunk: Chunk, engine: Engine[Any], engine_info: dict[str, str]) -> None:
+        self.spec = chunk.spec
+        self.engine = engine
+        self.engine_info = engine_info
+
+    def read(self, page: PageJob) -> Outcome:
+        try:
+            return self._read(page)
+        except ThrottledError as exc:  # not the page's fault: retried later, no attempt counted
+            return Throttled(page.key, page.canonical_id, redact(str(exc)), exc.retry_after_s, exc.pause)
+        except PageError as exc:
+            return failed(page, exc.error_class, redact(str(exc)))
+        except MemoryError:
+            return failed(page, ErrorClass.RETRYABLE, "out of memory while processing the page")
+        except Exception as exc:  # an engine bug on one page must not fail the chunk
+            return failed(page, ErrorClass.RETRYABLE, redact(f"{type(exc).__name__}: {exc}"))
+
+    def _read(self, page: PageJob) -> Outcome:
+        started = time.perf_counter()
+        spec = self.spec
+        location = storage.result_location(spec.output, page.canonical_id)
+        if spec.skip_existing and storage.exists(location):
+            return Skipped(page.key, page.canonical_id, location)
+        storage.check_allowed(page.image_path, list(spec.allowed_roots), spec.allow_http)
+        data = storage.read_bytes(page.image_path, spec.max_image_bytes)
+        image = images.decode(data, spec.max_image_pixels)
+        direction = spec.direction or layout.default_direction(spec.engine.lang)
+        found = self.engine.recognize(image)
+        if self.engine.keeps_order:  # a VLM answers in reading order already
+            regions = found.regions
+        else:
+            regions = layout.order_page(image, found.regions, direction)
+        duration = time.perf_counter() - started
+        result = results.build_result(
+            canonical_id=page.canonical_id,
+            source_image_path=page.image_path,
+            method=spec.engine.name,
+            engine_info=self.engine_info,
+            regions=regions,
+            image_bytes=data,
+            width=image.width,
+            height=image.height,
+            lang=spec.engine.lang,
+            direction=direction,
+            duration_s=duration,
+        )
+        if found.usage is not None:
+            result["usage"] = dict(found.usage)
+        if not storage.write_atomic(location, results.encode(result), overwrite=not spec.skip_existing):
+            return Skipped(page.key, page.canonical_id, location)  # a racing delivery wrote it first
+        return Done(page.key, page.canonical_id, location, len(regions), round(duration, 3), found.usage)

@@ -1,0 +1,93 @@
+"""The planner: received messages -> chunks, deferred VLM pages, poison, fan-outs. Pure logic."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+from comicocr.consumer.planner import plan
+from comicocr.queues.base import Message
+from comicocr.ratelimit import Pacer
+from comicocr.settings import Settings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def paced_vlm(name: str, options: Mapping[str, object]) -> int | None:
+    return 100 if name == "qwen" else None
+
+
+def msg(i: int, **body: object) -> Message:
+    return Message(
+        f"m{i}", f"r{i}", json.dumps({"canonical_id": f"p{i}", "image_path": f"/x/{i}.png", **body}), 1
+    )
+
+
+def test_pages_group_by_what_they_share_and_keep_their_messages() -> None:
+    s = Settings(workers=2, max_chunk=25, method="null")
+    batch = [msg(i) for i in range(4)] + [msg(4, lang="fr"), msg(5, options={"psm": 6}, method="tesseract")]
+    work = plan(batch, s, Pacer(20), paced_vlm)
+    shapes = sorted(
+        (d.chunk.spec.engine.name, d.chunk.spec.engine.lang, len(d.messages)) for d in work.dispatches
+    )
+    assert shapes == [("null", "en", 2), ("null", "en", 2), ("null", "fr", 1), ("tesseract", "en", 1)]
+    for d in work.dispatches:
+        assert [p.key for p in d.chunk.pages] == [str(i) for i in range(len(d.messages))]
+        assert [p.canonical_id for p in d.chunk.pages] == [
+            json.loads(m.body)["canonical_id"] for m in d.messages
+        ]
+    tess = next(d for d in work.dispatches if d.chunk.spec.engine.name == "tesseract")
+    assert dict(tess.chunk.spec.engine.options) == {"psm": 6}
+    assert tess.chunk.spec.max_image_pixels == s.max_image_pixels
+    assert work.pages == 6
+    assert work.deferred == work.poison == work.fan_out == []
+
+
+def test_poison_and_s3_events_are_settled_without_a_run() -> None:
+    records = [
+        {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}, "object": {"key": f"c/p{i}.png"}}}
+        for i in range(3)
+    ]
+    batch = [
+        Message("bad", "r", "{not json", 1),
+        Message("ev", "r2", json.dumps({"Records": records}), 1),
+        Message("test", "r3", json.dumps({"Event": "s3:TestEvent"}), 1),
+    ]
+    work = plan(batch, Settings(method="null"), Pacer(20), paced_vlm)
+    assert [(m.id, "not JSON" in why) for m, why in work.poison] == [("bad", True)]
+    assert [(m.id, [p.canonical_id for p in pages]) for m, pages in work.fan_out] == [
+        ("ev", ["c/p0", "c/p1", "c/p2"]),
+        ("test", []),
+    ]
+    assert work.dispatches == []
+
+
+def test_paced_pages_book_slots_and_defer_past_the_horizon() -> None:
+    clock = Clock()
+    pacer = Pacer(requests_per_min=60, clock=clock)  # one slot a second
+    s = Settings(
+        method="qwen",
+        task_timeout_s=10,  # horizon: slots booked up to 5 s ahead
+        visibility_timeout_s=60,
+        vlm_max_concurrent=3,
+        vlm_dispatch_lead_s=1,
+        vlm_model="m/x",
+    )
+    work = plan([msg(i) for i in range(9)], s, pacer, paced_vlm)
+    sent = [p.send_at for d in work.dispatches for p in d.chunk.pages]
+    assert sent == [1001.0, 1002.0, 1003.0, 1004.0, 1005.0]  # the next would be 6 s ahead
+    assert [len(d.messages) for d in work.dispatches] == [3, 2]
+    assert dict(work.dispatches[0].chunk.spec.engine.options) == {"model": "m/x"}  # VLM settings as options
+    assert [(m.id, engine, o.kind) for m, engine, o in work.deferred] == [
+        ("m5", "qwen", "throttled"),
+        ("m6", "qwen", "throttled"),
+        ("m7", "qwen", "throttled"),
+        ("m8", "qwen", "throttled"),
+    ]
+    assert all(o.retry_after_s > 5 for _, _, o in work.deferred)
