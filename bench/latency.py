@@ -18,7 +18,7 @@ from pathlib import Path
 from common import comic_pages, settings, tiny_pages
 
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
 from comicocr.producer import enqueue_pages
 from comicocr.queues import open_queue
@@ -33,7 +33,7 @@ async def measure(samples: int, method: str, window: float, work: Path) -> list[
     queue = open_queue(s.queue_address)
     await queue.ensure()
     dispatcher = LithopsDispatcher(load_config(None, workers=s.workers), s.task_timeout_s)
-    consumer = Consumer(queue, dispatcher, s, paced_tokens=paced_tokens)
+    consumer = Consumer(queue, dispatcher, s, engines=CATALOG)
     task = asyncio.create_task(consumer.run())
     latencies = []
     try:

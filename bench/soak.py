@@ -22,7 +22,7 @@ import psutil
 from common import settings, tiny_pages
 
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
 from comicocr.producer import enqueue_pages
 from comicocr.queues import open_queue
@@ -60,7 +60,7 @@ async def soak(batches: int, batch_size: int, work: Path) -> tuple[dict[str, Any
     queue = open_queue(s.queue_address)
     await queue.ensure()
     dispatcher = LithopsDispatcher(load_config(None, workers=s.workers), s.task_timeout_s)
-    consumer = Consumer(queue, dispatcher, s, paced_tokens=paced_tokens)
+    consumer = Consumer(queue, dispatcher, s, engines=CATALOG)
     task = asyncio.create_task(consumer.run())
     warm = max(1, batches // 10)
     started = time.perf_counter()

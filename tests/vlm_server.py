@@ -39,6 +39,7 @@ class FakeVLM:
     storm: float = 0.0  # share of requests answered 429 at random
     status: int = 200  # a fixed error status instead of an answer (500, 402, 400...)
     api_key: str | None = None
+    echo_key: bool = False  # answer 401 with the caller's token in the body, as careless servers do
     log: list[tuple[float, int]] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     _window: deque[float] = field(default_factory=deque)
@@ -47,6 +48,9 @@ class FakeVLM:
         now = time.monotonic()
         body = await request.json()
         self.bodies.append(body)
+        if self.echo_key:
+            token = request.headers.get("Authorization", "")
+            return self._reply(now, 401, {"error": f"invalid token: {token}"}, {"X-Echo": token})
         if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._reply(now, 401, {"error": "bad key"})
         while self._window and now - self._window[0] > self.window_s:

@@ -69,6 +69,12 @@ AllowRoot = Annotated[
     list[str] | None,
     typer.Option(help="folder or s3://bucket[/prefix] images may come from (repeatable)"),
 ]
+AllowOutputRoot = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="folder or s3://bucket[/prefix] a message's `output` may name (repeatable; default: none)"
+    ),
+]
 
 
 def _use_api_key(api_key: str | None) -> None:
@@ -201,7 +207,7 @@ def run(
         gpu=gpu,
     )
     pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
-    todo = [p for p in pages if not storage.exists(storage.result_location(settings.output, p.canonical_id))]
+    todo = [p for p in pages if not _has_result(settings.output, p.canonical_id)]
     already = len(pages) - len(todo)
     typer.echo(
         f"comicocr: {len(todo)} pages to OCR with {settings.method} ({already} already done)"
@@ -212,11 +218,22 @@ def run(
 
     async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats]:
         report = await pipeline.enqueue(todo)
-        return report, await pipeline.consume(until_idle=True)
+        # Done once this manifest's pages are settled: messages a killed run left in flight
+        # (the same pages, hidden for the visibility timeout) are not waited out.
+        wanted = {p.canonical_id for p in todo} - set(report.failed)
+        return report, await pipeline.consume(until_idle=True, wanted=wanted)
 
+    if not todo:  # nothing to do: no queue to open, nothing to wait for
+        typer.echo(
+            f"done: {already} of {len(pages)} pages have results in {_where(settings.output)}"
+            f" (0 this run, {already} already there)"
+        )
+        raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
     report, stats = _with_pipeline(settings, enqueue_then_consume)
-    # Distinct pages of this manifest: a queue may also hold pages of an earlier, interrupted run.
-    done = len({p.canonical_id for p in todo} & (stats.finished_ids or set()))
+    # What is true at the end: this manifest's results that exist now, whoever wrote them
+    # (another run finishing the same pages counts too).
+    finished = stats.finished_ids or set()
+    done = sum(1 for p in todo if p.canonical_id in finished or _has_result(settings.output, p.canonical_id))
     typer.echo(
         f"done: {done + already} of {len(pages)} pages have results in {_where(settings.output)}"
         f" ({done} this run, {already} already there)"
@@ -234,13 +251,22 @@ def run(
         typer.echo(f"not enqueued: {cid}")
     if rejected:
         typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
-    if stats.interrupted:
+    if stats.interrupted and done < len(todo):
         typer.echo("interrupted: the pages not done are back on the queue; run again to finish them")
         raise typer.Exit(EXIT_INTERRUPTED)
     if stats.dead or report.failed:
         raise typer.Exit(EXIT_DEAD_LETTERED)
     if rejected:
         raise typer.Exit(EXIT_REJECTED)
+
+
+def _has_result(output: str, canonical_id: str) -> bool:
+    """Whether the page's result exists. A page whose result cannot be placed (a symlink in the
+    output pointing out) is not done: its worker dead-letters it, named, and the run goes on."""
+    try:
+        return storage.exists(storage.result_location(output, canonical_id))
+    except PageError:
+        return False
 
 
 def _where(output: str) -> str:
@@ -299,6 +325,7 @@ def consume(
     backend: Backend = None,
     lithops_config: LithopsConfig = None,
     allow_root: AllowRoot = None,
+    allow_output_root: AllowOutputRoot = None,
     batch_size: BatchSize = None,
     batch_window_s: BatchWindow = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="drain the queue, then exit")] = False,
@@ -322,6 +349,7 @@ def consume(
         backend=backend,
         lithops_config=lithops_config,
         allowed_roots=allow_root,
+        allowed_output_roots=allow_output_root,
         batch_size=batch_size,
         batch_window_s=batch_window_s,
         reading_direction=reading_direction,

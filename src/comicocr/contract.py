@@ -175,7 +175,10 @@ def failed(page: PageJob, error_class: ErrorClass, error: str) -> Failed:
 
 
 def outcome_to_wire(outcome: Outcome) -> Wire:
-    return {"kind": outcome.kind, **dataclasses.asdict(outcome)}
+    wire: Wire = {"kind": outcome.kind, **dataclasses.asdict(outcome)}
+    if isinstance(outcome, Failed):
+        wire["error_class"] = outcome.error_class.value  # a plain str on the wire
+    return wire
 
 
 def outcome_from_wire(data: object) -> Outcome:

@@ -2,7 +2,8 @@
 
 Ids may contain ``/`` (``Series/issue01/page_001`` mirrors into the result key), but
 never ``..`` or ``.`` segments, a leading ``/``, backslashes, control characters,
-empty segments, or more than MAX_ID_LENGTH characters.
+empty segments, more than MAX_ID_LENGTH characters, or a segment longer than
+MAX_SEGMENT_BYTES (file systems allow 255 bytes a name, and the result adds ``_ocr.json``).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import unicodedata
 
 MAX_ID_LENGTH = 512
+MAX_SEGMENT_BYTES = 200
 
 
 def id_problem(canonical_id: str) -> str | None:
@@ -29,6 +31,8 @@ def id_problem(canonical_id: str) -> str | None:
     for segment in canonical_id.split("/"):
         if segment in ("", ".", ".."):
             return f"canonical_id has an empty, '.' or '..' segment: {canonical_id[:80]!r}"
+        if len(segment.encode("utf-8", "surrogatepass")) > MAX_SEGMENT_BYTES:
+            return f"canonical_id has a part longer than {MAX_SEGMENT_BYTES} bytes: {segment[:40]!r}..."
     return None
 
 

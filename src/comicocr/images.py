@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from comicocr.contract import MAX_IMAGE_PIXELS
@@ -38,6 +39,28 @@ def decode(data: bytes, max_pixels: int = MAX_IMAGE_PIXELS, max_side: int = MAX_
         raise PermanentError("file is not a supported image") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise PermanentError(f"image is corrupt or truncated: {str(exc)[:200]}") from None
-    if image.mode != "RGB":
-        image = image.convert("RGB")
-    return image
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        # One image is one page. Reading frame 1 alone would drop pages without a word.
+        raise PermanentError(f"image has {frames} frames (pages); split it into one image per page")
+    return to_rgb(image)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any mode as 8-bit RGB on white, before any engine sees it: transparency composited on
+    white (ink on a transparent background stays ink), 16- and 32-bit grey scaled to 8 bits,
+    palette, CMYK, LA and 1-bit converted."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(values.max()), 1.0)
+        if image.mode == "I" and top <= 65535:
+            top = 65535.0 if top > 255 else 255.0  # a 16-bit PNG opens as "I"
+        image = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        page = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        page.alpha_composite(rgba)
+        image = page
+    return image if image.mode == "RGB" else image.convert("RGB")

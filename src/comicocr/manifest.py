@@ -7,10 +7,12 @@ and skipped; the good rows go through.
 
 from __future__ import annotations
 
+import codecs
 import csv
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from comicocr.errors import ConfigError
 from comicocr.ids import id_problem
@@ -55,23 +57,47 @@ def read_manifest(path: Path, image_path_prefix: str | None = None) -> Manifest:
         handle = path.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"cannot read manifest {path}: {exc.strerror}") from None
-    with handle:
-        rows, rejected = [], []
-        seen: dict[str, int] = {}
-        for item in _iter_rows(csv.DictReader(handle), path):
-            if isinstance(item, RejectedRow):
-                rejected.append(item)
-                continue
-            line, cid, raw_path = item
-            problem = id_problem(cid)
-            if problem:
-                rejected.append(RejectedRow(line, problem))
-            elif cid in seen:
-                rejected.append(RejectedRow(line, f"duplicate canonical_id (first on line {seen[cid]})"))
-            else:
-                seen[cid] = line
-                image = resolve_image_path(raw_path, image_path_prefix, path.parent.resolve())
-                rows.append(ManifestRow(line, cid, image))
+    try:
+        with handle:
+            return _read(handle, path, image_path_prefix)
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"manifest {path} is not UTF-8 text (first bad byte at offset {_bad_byte(path)}):"
+            " save it as UTF-8"
+        ) from None
+
+
+def _bad_byte(path: Path) -> int:
+    """The file offset of the first byte that is not UTF-8 (read again, only on that error)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 16):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                return offset + exc.start - len(decoder.getstate()[0])
+            offset += len(block)
+    return offset
+
+
+def _read(handle: TextIO, path: Path, image_path_prefix: str | None) -> Manifest:
+    rows, rejected = [], []
+    seen: dict[str, int] = {}
+    for item in _iter_rows(csv.DictReader(handle), path):
+        if isinstance(item, RejectedRow):
+            rejected.append(item)
+            continue
+        line, cid, raw_path = item
+        problem = id_problem(cid)
+        if problem:
+            rejected.append(RejectedRow(line, problem))
+        elif cid in seen:
+            rejected.append(RejectedRow(line, f"duplicate canonical_id (first on line {seen[cid]})"))
+        else:
+            seen[cid] = line
+            image = resolve_image_path(raw_path, image_path_prefix, path.parent.resolve())
+            rows.append(ManifestRow(line, cid, image))
     return Manifest(rows, rejected)
 
 

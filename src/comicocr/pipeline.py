@@ -21,7 +21,8 @@ import stamina
 
 from comicocr.consumer import Consumer, Stats
 from comicocr.consumer.dispatch import Dispatcher
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
+from comicocr.errors import ConfigError
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
 from comicocr.messages import PageMessage
 from comicocr.producer import EnqueueReport, enqueue_pages
@@ -43,9 +44,11 @@ class Pipeline:
 
     async def __aenter__(self) -> Pipeline:
         if self.create:
-            async for attempt in stamina.retry_context(
-                on=Exception, attempts=8, wait_initial=0.5, wait_max=8.0
-            ):
+            # ConfigError (no such queue, a bad address) is an answer; anything else may pass.
+            retry = stamina.retry_context(
+                on=lambda exc: not isinstance(exc, ConfigError), attempts=8, wait_initial=0.5, wait_max=8.0
+            )
+            async for attempt in retry:
                 with attempt:
                     await self.queue.ensure()
         return self
@@ -58,21 +61,22 @@ class Pipeline:
     async def enqueue(self, pages: Iterable[PageMessage]) -> EnqueueReport:
         return await enqueue_pages(self.queue, pages)
 
-    async def consume(self, until_idle: bool) -> Stats:
-        """Consume until SIGTERM/SIGINT (or, ``until_idle``, until the queue is drained)."""
+    async def consume(self, until_idle: bool, wanted: set[str] | None = None) -> Stats:
+        """Consume until SIGTERM/SIGINT (or, ``until_idle``, until the queue is drained or every
+        page of ``wanted`` is settled)."""
         if self._dispatcher is not None:
-            return await self._consume(self._dispatcher, until_idle)
+            return await self._consume(self._dispatcher, until_idle, wanted)
         s = self.settings
         config = load_config(s.lithops_config, s.backend, s.storage, s.workers)
         lithops = await asyncio.to_thread(LithopsDispatcher, config, s.task_timeout_s)
         try:
-            return await self._consume(lithops, until_idle)
+            return await self._consume(lithops, until_idle, wanted)
         finally:
             await asyncio.to_thread(lithops.close)
 
-    async def _consume(self, dispatcher: Dispatcher, until_idle: bool) -> Stats:
+    async def _consume(self, dispatcher: Dispatcher, until_idle: bool, wanted: set[str] | None) -> Stats:
         consumer = Consumer(
-            self.queue, dispatcher, self.settings, paced_tokens=paced_tokens, until_idle=until_idle
+            self.queue, dispatcher, self.settings, engines=CATALOG, until_idle=until_idle, wanted=wanted
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

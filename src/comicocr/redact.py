@@ -10,10 +10,19 @@ _SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECA
 _SECRET_SHAPES = re.compile(r"(Bearer\s+[A-Za-z0-9._\-]{8,}|sk-[A-Za-z0-9_\-]{8,})")
 
 
+_REGISTERED: set[str] = set()  # secret values this process holds, whatever their variable's name
+
+
+def register_secret(value: str) -> None:
+    """Redact ``value`` from now on in this process (an API key read from a custom variable)."""
+    if len(value) >= 4:
+        _REGISTERED.add(value)
+
+
 def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
-    """Replace secret values found in the environment (or given) with ``***``."""
+    """Replace secret values (registered, found in the environment, or given) with ``***``."""
     secrets = [v for k, v in os.environ.items() if _SECRET_NAME.search(k) and len(v) >= 8]
-    secrets += [s for s in extra_secrets if s and len(s) >= 4]
+    secrets += [s for s in (*extra_secrets, *_REGISTERED) if s and len(s) >= 4]
     for secret in sorted(secrets, key=len, reverse=True):
         text = text.replace(secret, "***")
     return _SECRET_SHAPES.sub("***", text)

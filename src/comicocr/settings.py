@@ -10,10 +10,11 @@ import os
 from pathlib import Path
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from comicocr.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
+from comicocr.locations import output_problem
 from comicocr.queues.base import MAX_VISIBILITY_S
 
 DEFAULT_LOCAL_QUEUE = "sqlite:///.comicocr/queue.sqlite3"
@@ -64,6 +65,11 @@ class Settings(BaseSettings):
         description="folders and s3://bucket[/prefix] images may be read from; empty: anywhere (warned)",
     )
     allow_http: bool = Field(False, description="allow http(s):// image paths")
+    allowed_output_roots: list[str] = Field(
+        default_factory=list,
+        description="folders and s3://bucket[/prefix] a message's `output` may name; empty: none"
+        " (results always go under `output`)",
+    )
 
     # vision-language models (qwen, gemma, deepseek, vlm)
     vlm_model: str | None = Field(None, description="model id, overriding the preset's")
@@ -74,6 +80,23 @@ class Settings(BaseSettings):
     vlm_dispatch_lead_s: float = Field(
         2.0, ge=0, le=120, description="first slot no sooner than this: time for a Lithops call to start"
     )
+
+    @field_validator("output")
+    @classmethod
+    def _served_output(cls, value: str) -> str:
+        problem = output_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("allowed_output_roots")
+    @classmethod
+    def _served_output_roots(cls, value: list[str]) -> list[str]:
+        for root in value:
+            problem = output_problem(root)
+            if problem:
+                raise ValueError(problem)
+        return value
 
     @model_validator(mode="after")
     def _batch_size(self) -> Self:

@@ -8,14 +8,17 @@ never sees half a result and a redelivered page overwrites the same key.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from comicocr.errors import PermanentError, RetryableError
 from comicocr.ids import check_id
+from comicocr.locations import output_problem
 
 RESULT_SUFFIX = "_ocr.json"
 
@@ -118,23 +121,44 @@ def read_bytes(uri: str, max_bytes: int) -> bytes:
     elif "://" in uri:
         raise PermanentError(f"unsupported image URI scheme: {uri.split('://', maxsplit=1)[0][:20]}")
     else:
-        try:
-            with open(uri, "rb") as handle:
-                data = handle.read(max_bytes + 1)
-        except FileNotFoundError:
-            raise PermanentError(f"image not found: {uri[:200]}") from None
-        except IsADirectoryError:
-            raise PermanentError(f"image path is a directory: {uri[:200]}") from None
-        except OSError as exc:
-            raise PermanentError(f"cannot read image {uri[:200]}: {exc.strerror}") from None
+        data = _read_local(uri, max_bytes)
     if len(data) > max_bytes:
         raise PermanentError(f"image is larger than {max_bytes} bytes")
     return data
 
 
+def _read_local(path: str, max_bytes: int) -> bytes:
+    """A regular file only: a FIFO or a device would block the worker or never end."""
+    try:
+        # O_NONBLOCK: opening a FIFO with no writer returns at once instead of hanging.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise PermanentError(f"image not found: {path[:200]}") from None
+    except OSError as exc:  # name too long, a directory, no permission...: no retry mends it
+        raise PermanentError(f"cannot read image {path[:200]}: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise PermanentError(f"image path is a directory: {path[:200]}")
+        raise PermanentError(f"image path is not a regular file (a FIFO, socket or device): {path[:200]}")
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise PermanentError(f"cannot read image {path[:200]}: {exc.strerror}") from None
+
+
+# Errors no retry can mend: the page goes to the DLQ at once, with the reason.
+_PERMANENT_WRITE_ERRNOS = {errno.ENAMETOOLONG, errno.EISDIR, errno.ENOTDIR, errno.ELOOP, errno.EINVAL}
+
+
 def result_location(output: str, canonical_id: str) -> str:
     """Where the result of ``canonical_id`` lives under ``output`` (a folder or s3 URI)."""
     key = check_id(canonical_id) + RESULT_SUFFIX
+    problem = output_problem(output)
+    if problem:  # Settings and the planner refuse these first; never write them as a folder
+        raise PermanentError(problem)
     if is_s3(output):
         return output.rstrip("/") + "/" + key
     root = Path(output).resolve()
@@ -195,5 +219,7 @@ def write_atomic(
             Path(tmp).unlink(missing_ok=True)
             raise
     except OSError as exc:
+        if exc.errno in _PERMANENT_WRITE_ERRNOS:
+            raise PermanentError(f"cannot write result {location[:200]}: {exc.strerror}") from None
         raise RetryableError(f"cannot write result: {exc.strerror}") from None
     return True

@@ -93,3 +93,22 @@ def test_interrupted_run_says_so_and_a_rerun_finishes(workdir: Path) -> None:
     assert again.returncode == 0, again.stdout + again.stderr
     assert "done: 30 of 30 pages have results" in again.stdout
     assert len(list((workdir / "out").rglob("*_ocr.json"))) == 30
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--output", "gs://b/ocr"], "not served"),
+        (["--output", "az://c/ocr"], "not served"),
+        (["--queue", "my-queue"], "not a queue address"),
+        (["--queue", "sqs.eu-west-1.amazonaws.com/123/q"], "not a queue address"),
+    ],
+)
+def test_unserved_addresses_are_refused_before_anything_is_enqueued(
+    workdir: Path, flags: list[str], says: str
+) -> None:
+    before = sorted(p.name for p in workdir.iterdir())
+    refused = run("run", "--manifest", "manifest.csv", "--method", "null", *flags, cwd=workdir)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert says in refused.stderr
+    assert sorted(p.name for p in workdir.iterdir()) == before  # no gs:/ folder, no queue file

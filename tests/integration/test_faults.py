@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
 from comicocr.queues.sqs import SQSQueue
@@ -51,7 +51,7 @@ async def test_fault_is_retried_then_dead_lettered_alone(
     )
     dispatcher = LithopsDispatcher(load_config(None, workers=2), task_timeout_s=s.task_timeout_s)
     try:
-        stats: Any = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+        stats: Any = await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
     finally:
         dispatcher.close()
     assert stats.outcomes["done"] == 3

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.lithops_adapter import LithopsDispatcher
 from comicocr.queues.base import Outgoing
 from comicocr.queues.sqs import SQSQueue
@@ -91,7 +91,7 @@ async def test_every_bad_page_is_dead_lettered_with_its_reason(
         max_attempts=1,
         max_image_pixels=20_000_000,
     )  # 36 Mpx is then a bomb
-    stats = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    stats = await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
 
     assert stats.outcomes["done"] == 1
     dead = {}

@@ -12,7 +12,7 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.manifest import read_manifest
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
@@ -32,7 +32,7 @@ def settings(queue: str, output: str, **kw: Any) -> Settings:
 
 
 async def consume(queue: SQSQueue, dispatcher: Any, s: Settings) -> Any:
-    return await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    return await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
 
 
 async def test_manifest_through_sqs_and_lithops_with_tesseract(

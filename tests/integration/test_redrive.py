@@ -10,7 +10,7 @@ import pytest
 
 from comicocr.consumer import Consumer
 from comicocr.consumer.redrive import redrive
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.lithops_adapter import LithopsDispatcher
 from comicocr.queues.base import Outgoing
 from comicocr.queues.sqs import SQSQueue
@@ -62,7 +62,7 @@ async def test_filtered_redrive_with_another_engine_then_succeeds(
     report = await redrive(queue, id_prefix="retry/", error_classes={"retries_exhausted"}, method="null")
     assert (report.via, report.moved) == ("receive-send-delete", 2)
     s = Settings(queue=queue_address, output=str(tmp_path), workers=2, batch_window_s=0.3, poll_wait_s=1)
-    stats = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    stats = await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
     assert stats.outcomes["done"] == 2
     assert sorted(p.name for p in (tmp_path / "retry").iterdir()) == ["p1_ocr.json", "p2_ocr.json"]
     assert json.loads((tmp_path / "retry" / "p1_ocr.json").read_text())["ocr_method"] == "null"

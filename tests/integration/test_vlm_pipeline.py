@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from comicocr.consumer import Consumer
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.messages import PageMessage
 from comicocr.producer import enqueue_pages
 from comicocr.queues.sqs import SQSQueue
@@ -41,7 +41,7 @@ async def run(
         batch_size=50,
         **kw,
     )
-    stats = await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    stats = await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
     dead = await queue.dead_letters.receive(10, 0, 30)
     await queue.close()
     return stats, dead

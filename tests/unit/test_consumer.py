@@ -1,5 +1,6 @@
 """The consumer's flow on the embedded queue, with an in-process dispatcher (no Lithops)."""
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -7,7 +8,7 @@ from typing import Any
 from comicocr.consumer import Consumer
 from comicocr.consumer.acker import ATTEMPTS_ATTR
 from comicocr.contract import Chunk, Failed, Outcome
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.errors import ErrorClass
 from comicocr.queues.base import Outgoing
 from comicocr.queues.local import LocalQueue
@@ -52,7 +53,7 @@ def settings(tmp_path: Path, **kw: Any) -> Settings:
 
 
 async def run(queue: LocalQueue, dispatcher: InProcess, s: Settings) -> Any:
-    return await Consumer(queue, dispatcher, s, paced_tokens=paced_tokens, until_idle=True).run()
+    return await Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run()
 
 
 async def test_pages_done_poison_and_missing_each_end_right(tmp_path: Path, sample_pages: Path) -> None:
@@ -108,4 +109,24 @@ async def test_s3_event_with_many_objects_fans_out(tmp_path: Path) -> None:
     # The event becomes three page messages, each settled on its own.
     assert stats.outcomes["fanned_out"] == 1
     assert sorted(ident for ident, _, _ in stats.dead) == ["c/p0", "c/p1", "c/p2"]
+    await queue.close()
+
+
+async def test_a_run_ends_when_its_pages_are_settled_not_when_a_dead_runs_messages_expire(
+    tmp_path: Path, sample_pages: Path
+) -> None:
+    s = settings(tmp_path)
+    queue = LocalQueue(s.queue_address)
+    image = str(sample_pages / "page_001.png")
+    # A run killed mid-batch left its message in flight: hidden for the 900 s visibility timeout.
+    await queue.send_batch([Outgoing(json.dumps({"canonical_id": "old", "image_path": image}))])
+    assert len(await LocalQueue(s.queue_address).receive(10, 0, 900)) == 1
+    await queue.send_batch(
+        [Outgoing(json.dumps({"canonical_id": c, "image_path": image})) for c in ("a", "b")]
+    )
+    consumer = Consumer(queue, InProcess(), s, engines=CATALOG, until_idle=True, wanted={"a", "b"})
+    stats = await asyncio.wait_for(consumer.run(), 30)
+    assert stats.finished_ids == {"a", "b"}
+    assert not stats.interrupted
+    assert (await queue.depths()).in_flight == 1  # the dead run's message is left for later
     await queue.close()

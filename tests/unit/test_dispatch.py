@@ -27,15 +27,19 @@ class KilledByBadPage:
         return out
 
 
-def not_paced(name: str, options: object) -> None:
-    return None
+class NotPaced:
+    def paced_tokens(self, name: str, options: object) -> None:
+        return None
+
+    def operator_options(self, name: str) -> frozenset[str]:
+        return frozenset()
 
 
 async def test_crashing_page_fails_alone() -> None:
     ids = ["a", "b", "bad", "c", "d", "e"]
     batch = [Message(i, f"r-{i}", json.dumps({"canonical_id": i, "image_path": f"/{i}.png"}), 1) for i in ids]
     settings = Settings(workers=2, max_chunk=25, method="null")
-    work = plan(batch, settings, Pacer(20), not_paced)
+    work = plan(batch, settings, Pacer(20), NotPaced())
     assert [len(d.messages) for d in work.dispatches] == [3, 3]
     dispatcher = KilledByBadPage()
     results = await run_dispatches(dispatcher, work.dispatches, workers=2, task_timeout_s=10)

@@ -1,4 +1,4 @@
-"""The planner: received messages -> chunks, deferred VLM pages, poison, fan-outs. Pure logic."""
+"""The planner: received messages -> chunks, deferred VLM pages, poison, fan-outs (no I/O)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from collections.abc import Mapping
 
 from comicocr.consumer.planner import plan
+from comicocr.contract import Throttled
 from comicocr.queues.base import Message
 from comicocr.ratelimit import Pacer
 from comicocr.settings import Settings
@@ -19,8 +20,17 @@ class Clock:
         return self.now
 
 
-def paced_vlm(name: str, options: Mapping[str, object]) -> int | None:
-    return 100 if name == "qwen" else None
+class Engines:
+    """A catalog where only qwen is paced, and its base_url is the operator's."""
+
+    def paced_tokens(self, name: str, options: Mapping[str, object]) -> int | None:
+        return 100 if name == "qwen" else None
+
+    def operator_options(self, name: str) -> frozenset[str]:
+        return frozenset({"base_url"}) if name == "qwen" else frozenset()
+
+
+paced_vlm = Engines()
 
 
 def msg(i: int, **body: object) -> Message:
@@ -60,7 +70,7 @@ def test_poison_and_s3_events_are_settled_without_a_run() -> None:
         Message("test", "r3", json.dumps({"Event": "s3:TestEvent"}), 1),
     ]
     work = plan(batch, Settings(method="null"), Pacer(20), paced_vlm)
-    assert [(m.id, "not JSON" in why) for m, why in work.poison] == [("bad", True)]
+    assert [(m.id, "not JSON" in why, cid) for m, why, cid in work.poison] == [("bad", True, None)]
     assert [(m.id, [p.canonical_id for p in pages]) for m, pages in work.fan_out] == [
         ("ev", ["c/p0", "c/p1", "c/p2"]),
         ("test", []),
@@ -84,10 +94,10 @@ def test_paced_pages_book_slots_and_defer_past_the_horizon() -> None:
     assert sent == [1001.0, 1002.0, 1003.0, 1004.0, 1005.0]  # the next would be 6 s ahead
     assert [len(d.messages) for d in work.dispatches] == [3, 2]
     assert dict(work.dispatches[0].chunk.spec.engine.options) == {"model": "m/x"}  # VLM settings as options
-    assert [(m.id, engine, o.kind) for m, engine, o in work.deferred] == [
+    assert [(r.message.id, r.engine, r.outcome.kind) for r in work.deferred] == [
         ("m5", "qwen", "throttled"),
         ("m6", "qwen", "throttled"),
         ("m7", "qwen", "throttled"),
         ("m8", "qwen", "throttled"),
     ]
-    assert all(o.retry_after_s > 5 for _, _, o in work.deferred)
+    assert all(isinstance(r.outcome, Throttled) and r.outcome.retry_after_s > 5 for r in work.deferred)

@@ -3,7 +3,7 @@
 import pytest
 from structlog.testing import capture_logs
 
-from comicocr.engines import paced_tokens
+from comicocr.engines import CATALOG
 from comicocr.ratelimit import Pacer
 
 
@@ -44,11 +44,11 @@ def test_pause_holds_every_slot_back() -> None:
 
 def test_paced_engines_book_image_prompt_and_output_tokens() -> None:
     assert (
-        paced_tokens("qwen", {"max_side": 1600, "max_tokens": 2048})
+        CATALOG.paced_tokens("qwen", {"max_side": 1600, "max_tokens": 2048})
         == int(1600 * 1600 * 2 / 3 / 784) + 300 + 2048
     )
-    assert paced_tokens("gemma", {"max_side": 800}) == int(800 * 800 * 2 / 3 / 784) + 300 + 2048
-    assert paced_tokens("qwen", {"max_side": "huge"}) == 0  # bad options: the worker says why
-    assert paced_tokens("null", {}) is None  # not paced
-    assert paced_tokens("tesseract", {}) is None
-    assert paced_tokens("nope", {}) is None  # unknown: the worker fails it with the reason
+    assert CATALOG.paced_tokens("gemma", {"max_side": 800}) == int(800 * 800 * 2 / 3 / 784) + 300 + 2048
+    assert CATALOG.paced_tokens("qwen", {"max_side": "huge"}) == 0  # bad options: the worker says why
+    assert CATALOG.paced_tokens("null", {}) is None  # not paced
+    assert CATALOG.paced_tokens("tesseract", {}) is None
+    assert CATALOG.paced_tokens("nope", {}) is None  # unknown: the worker fails it with the reason

@@ -48,9 +48,9 @@ class Action:
     status: str = "done"  # for delete: done / skipped / fanned_out / empty
 
 
-def poison(message: Message, reason: str) -> Action:
-    """An unparseable message: to the DLQ at once, never retried."""
-    return Action("dead", message, None, ErrorClass.POISON, reason, attempts_of(message) + 1)
+def poison(message: Message, reason: str, canonical_id: str | None = None) -> Action:
+    """A message that is unparseable or asks for what it may not: to the DLQ at once, never retried."""
+    return Action("dead", message, canonical_id, ErrorClass.POISON, reason, attempts_of(message) + 1)
 
 
 async def fan_out(queue: Queue, message: Message, pages: list[PageMessage]) -> Action:
@@ -143,7 +143,7 @@ async def apply(queue: Queue, actions: list[Action]) -> AckResult:
 _CONCURRENT_CALLS = 8  # batch calls in flight at once: acks keep up with a fast consumer
 
 
-async def _in_tens(
+async def _call_in_tens(
     actions: list[Action], call: Callable[[list[Action]], Awaitable[list[int]]], what: str
 ) -> tuple[list[Action], list[Action]]:
     """Run ``call`` over ``actions`` ten at a time, several calls at once; return (done, failed).
@@ -184,13 +184,15 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
 
     # Forward first (DLQ or re-send); only what was forwarded gets deleted.
     (dead_ok, dead_bad), (retry_ok, retry_bad) = await asyncio.gather(
-        _in_tens([a for a in actions if a.kind == "dead"], dead, "dead_letter"),
-        _in_tens([a for a in actions if a.kind == "retry"], resend, "resend"),
+        _call_in_tens([a for a in actions if a.kind == "dead"], dead, "dead_letter"),
+        _call_in_tens([a for a in actions if a.kind == "retry"], resend, "resend"),
     )
-    deleted, undeleted = await _in_tens(
+    deleted, undeleted = await _call_in_tens(
         [a for a in actions if a.kind == "delete"] + dead_ok + retry_ok, delete, "delete"
     )
-    handed, not_handed = await _in_tens([a for a in actions if a.kind == "hand_back"], hand_back, "hand_back")
+    handed, not_handed = await _call_in_tens(
+        [a for a in actions if a.kind == "hand_back"], hand_back, "hand_back"
+    )
     out.applied = deleted + handed
     out.unsettled = dead_bad + retry_bad + undeleted + not_handed
     return out

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
 
 import structlog
 
-from comicocr.consumer.planner import Dispatch
+from comicocr.consumer.planner import Dispatch, PageResult
 from comicocr.contract import Chunk, Failed, Outcome
 from comicocr.errors import ErrorClass
-from comicocr.queues.base import Message
 from comicocr.redact import redacted
 
 log = structlog.get_logger("comicocr.dispatch")
@@ -28,15 +27,6 @@ class Dispatcher(Protocol):
     """Runs chunks somewhere (Lithops, or in-process in tests); blocking, called in a thread."""
 
     def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]: ...
-
-
-@dataclass(frozen=True)
-class PageResult:
-    """What became of one page: the message it came in, its engine, the worker's outcome."""
-
-    message: Message
-    engine: str
-    outcome: Outcome
 
 
 async def _run(dispatcher: Dispatcher, dispatches: list[Dispatch], deadline_s: float) -> list[list[Outcome]]:

@@ -1,7 +1,9 @@
 """Plan a micro-batch: received messages -> the chunks to dispatch now, and what is settled without
-running anything. Pure logic over the batch, the settings and the pacer's bookings.
+running anything. No I/O: it reads the batch and the settings and books slots in the pacer.
 
-- A message whose body does not parse is *poison*.
+- A message whose body does not parse is *poison*; so is one whose ``output`` lies outside
+  the consumer's own output and the operator's ``allowed_output_roots``, or that sets an
+  engine option only the operator may set (an endpoint, a secret's variable, a folder).
 - An S3 event with several created objects (or none) is *fanned out*: one message per page.
 - A page of a paced engine (a VLM) books a slot in the pacer; past half the task timeout it is
   *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout.
@@ -12,12 +14,13 @@ running anything. Pure logic over the batch, the settings and the pacer's bookin
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-from comicocr.contract import Chunk, ChunkSpec, EngineSpec, PageJob, Throttled
+from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Outcome, PageJob, Throttled
 from comicocr.errors import PoisonMessage
+from comicocr.locations import output_problem, within_any
 from comicocr.messages import PageMessage, parse_body
 from comicocr.queues.base import Message
 from comicocr.ratelimit import Pacer
@@ -25,9 +28,18 @@ from comicocr.settings import Settings
 
 T = TypeVar("T")
 
-# Tokens a page of engine ``name`` with ``options`` books in the pacer; None: not paced.
-# The consumer is handed ``comicocr.engines.paced_tokens``: it never imports engines itself.
-PacedTokens = Callable[[str, Mapping[str, object]], int | None]
+
+class EngineCatalog(Protocol):
+    """What the planner asks of the engines. The consumer is handed one
+    (``comicocr.engines.CATALOG``): it never imports engines itself."""
+
+    def paced_tokens(self, name: str, options: Mapping[str, object]) -> int | None:
+        """Tokens a page of ``name`` with ``options`` books in the pacer; None: not paced."""
+        ...
+
+    def operator_options(self, name: str) -> frozenset[str]:
+        """Options of ``name`` that a queue message may not set."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -44,11 +56,20 @@ class Dispatch:
         return Dispatch(Chunk(self.chunk.spec, (alone,)), (self.messages[i],))
 
 
+@dataclass(frozen=True)
+class PageResult:
+    """What became of one page: the message it came in, its engine, the outcome."""
+
+    message: Message
+    engine: str
+    outcome: Outcome
+
+
 @dataclass
 class Plan:
     dispatches: list[Dispatch] = field(default_factory=list)
-    deferred: list[tuple[Message, str, Throttled]] = field(default_factory=list)  # (message, engine, outcome)
-    poison: list[tuple[Message, str]] = field(default_factory=list)  # (message, why)
+    deferred: list[PageResult] = field(default_factory=list)  # paced pages past the horizon: throttled
+    poison: list[tuple[Message, str, str | None]] = field(default_factory=list)  # (message, why, id if known)
     fan_out: list[tuple[Message, list[PageMessage]]] = field(default_factory=list)
 
     @property
@@ -74,6 +95,31 @@ def chunk_spec(page: PageMessage, settings: Settings, paced: bool) -> ChunkSpec:
         allowed_roots=tuple(s.allowed_roots),
         allow_http=s.allow_http,
     )
+
+
+def option_refusal(page: PageMessage, settings: Settings, engines: EngineCatalog) -> str | None:
+    """Why a message's engine options are refused, or None."""
+    reserved = sorted(set(page.options) & engines.operator_options(page.method or settings.method))
+    if reserved:
+        return f"message sets engine options only the operator may set: {', '.join(reserved)}"
+    return None
+
+
+def output_refusal(page: PageMessage, settings: Settings) -> str | None:
+    """Why a message may not write where its ``output`` says, or None. Whoever can send to the
+    queue must not choose where the consumer writes: only inside its own output or a root the
+    operator allowed."""
+    if page.output is None:
+        return None
+    problem = output_problem(page.output)
+    if problem:
+        return f"message output refused: {problem}"
+    if not within_any(page.output, [settings.output, *settings.allowed_output_roots]):
+        return (
+            f"message output {page.output[:200]!r} is outside the consumer's output and the allowed"
+            " output roots (COMICOCR_ALLOWED_OUTPUT_ROOTS)"
+        )
+    return None
 
 
 def split_evenly(items: list[T], workers: int, max_chunk: int) -> list[list[T]]:
@@ -107,7 +153,7 @@ def _grouped(pages: list[_Page]) -> list[tuple[ChunkSpec, list[_Page]]]:
     return list(groups.values())
 
 
-def plan(batch: list[Message], settings: Settings, pacer: Pacer, paced_tokens: PacedTokens) -> Plan:
+def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: EngineCatalog) -> Plan:
     """Turn received messages into chunks to run now and messages settled without a run."""
     out = Plan()
     plain: list[_Page] = []
@@ -116,13 +162,17 @@ def plan(batch: list[Message], settings: Settings, pacer: Pacer, paced_tokens: P
         try:
             pages = parse_body(message.body)
         except PoisonMessage as exc:
-            out.poison.append((message, str(exc)))
+            out.poison.append((message, str(exc), None))
             continue
         if len(pages) != 1:
             out.fan_out.append((message, pages))
             continue
         page = pages[0]
-        tokens = paced_tokens(page.method or settings.method, page.options or settings.engine_options)
+        refusal = output_refusal(page, settings) or option_refusal(page, settings, engines)
+        if refusal:
+            out.poison.append((message, refusal, page.canonical_id))
+            continue
+        tokens = engines.paced_tokens(page.method or settings.method, page.options or settings.engine_options)
         item = _Page(message, page, chunk_spec(page, settings, paced=tokens is not None))
         if tokens is None:
             plain.append(item)
@@ -140,7 +190,7 @@ def plan(batch: list[Message], settings: Settings, pacer: Pacer, paced_tokens: P
         if pacer.backlog_s() > horizon:
             backlog = pacer.backlog_s()
             outcome = Throttled("", item.page.canonical_id, "VLM budget booked ahead", backlog)
-            out.deferred.append((item.message, item.spec.engine.name, outcome))
+            out.deferred.append(PageResult(item.message, item.spec.engine.name, outcome))
             continue
         item.send_at = pacer.reserve(tokens, lead_s=settings.vlm_dispatch_lead_s)
         booked.append(item)

@@ -34,6 +34,12 @@ class Stats:
     def tokens_per_min(self) -> float:
         return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
 
+    def settled(self, ids: set[str]) -> bool:
+        """Whether every page of ``ids`` has a result or a dead letter (until-idle runs only)."""
+        if self.finished_ids is None:
+            return False
+        return ids <= self.finished_ids | {ident for ident, _, _ in self.dead}
+
     def count_usage(self, outcome: Done) -> None:
         if outcome.usage:
             total = outcome.usage.get("total_tokens")

@@ -6,7 +6,9 @@
 - ack:       delete / re-send / dead-letter in tens, shielded from cancellation
 - heartbeat: keep extending the visibility of messages still held
 
-``until_idle`` drains the queue and returns (backfills, tests, ``comicocr run``);
+``until_idle`` drains the queue and returns (backfills, tests, ``comicocr run``), or returns
+as soon as every page of ``wanted`` has a result or is dead-lettered: messages another
+(killed) run left in flight need not be waited out;
 otherwise it runs until ``stop()`` (SIGTERM/SIGINT): stop receiving, hand back what
 was not dispatched, finish the batches in flight, flush acks, return. A second
 ``stop()`` hands everything back at once and returns without waiting.
@@ -23,8 +25,8 @@ import structlog
 
 from comicocr.consumer import acker
 from comicocr.consumer.batcher import next_batch
-from comicocr.consumer.dispatch import Dispatcher, PageResult, run_dispatches
-from comicocr.consumer.planner import PacedTokens, plan
+from comicocr.consumer.dispatch import Dispatcher, run_dispatches
+from comicocr.consumer.planner import EngineCatalog, PageResult, plan
 from comicocr.consumer.stats import Stats
 from comicocr.contract import Done, Throttled
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, in_tens
@@ -34,7 +36,7 @@ from comicocr.settings import Settings
 
 log = structlog.get_logger("comicocr.consumer")
 
-__all__ = ["Consumer", "Dispatcher", "Stats"]
+__all__ = ["Consumer", "Stats"]
 
 
 @dataclass
@@ -44,7 +46,7 @@ class _Held:
 
 
 class Consumer:
-    """``paced_tokens`` says which engines the pacer meters (``comicocr.engines.paced_tokens``)."""
+    """``engines`` answers what the planner asks of the engines (``comicocr.engines.CATALOG``)."""
 
     def __init__(
         self,
@@ -52,14 +54,16 @@ class Consumer:
         dispatcher: Dispatcher,
         settings: Settings,
         *,
-        paced_tokens: PacedTokens,
+        engines: EngineCatalog,
         until_idle: bool = False,
+        wanted: set[str] | None = None,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
         self.settings = settings
-        self.paced_tokens = paced_tokens
+        self.engines = engines
         self.until_idle = until_idle
+        self.wanted = wanted
         self.stats = Stats(finished_ids=set() if until_idle else None)
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
         self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
@@ -108,7 +112,7 @@ class Consumer:
     # -- receive ---------------------------------------------------------------------
     async def _receive_loop(self) -> None:
         wait_s = min(self.settings.poll_wait_s, 1.0) if self.until_idle else self.settings.poll_wait_s
-        failures = 0
+        failures = idle_polls = 0
         while not self._stopping.is_set():
             want = min(MAX_BATCH, self._buffer.maxsize - self._buffer.qsize())
             if want <= 0:
@@ -131,7 +135,10 @@ class Consumer:
                 self._held[message.receipt] = _Held(message, time.monotonic())
                 self.stats.received += 1
                 await self._buffer.put(message)
-            if not messages and self.until_idle and await self._idle():
+            idle_polls = idle_polls + 1 if not messages and self.until_idle and await self._idle() else 0
+            # Twice in a row: a server's approximate counts can miss messages whose visibility
+            # just ran out (seen with LocalStack after a consumer was SIGKILLed).
+            if idle_polls >= 2:
                 log.info("consumer.idle", received=self.stats.received)
                 self.stop(idle=True)
 
@@ -165,8 +172,8 @@ class Consumer:
 
     async def _process(self, batch: list[Message]) -> list[acker.Action]:
         s = self.settings
-        work = plan(batch, s, self.pacer, self.paced_tokens)
-        actions = [acker.poison(message, reason) for message, reason in work.poison]
+        work = plan(batch, s, self.pacer, self.engines)
+        actions = [acker.poison(message, reason, cid) for message, reason, cid in work.poison]
         for message, pages in work.fan_out:  # an S3 event with several objects (or none)
             actions.append(await acker.fan_out(self.queue, message, pages))
         if not work.dispatches and not work.deferred:
@@ -177,7 +184,7 @@ class Consumer:
         )
         # One dispatcher call for the whole batch: the localhost backend runs one job at a time.
         results = await run_dispatches(self.dispatcher, work.dispatches, s.workers, s.task_timeout_s)
-        results += [PageResult(m, engine, outcome) for m, engine, outcome in work.deferred]
+        results += work.deferred
         for r in results:
             self._account(r)
             actions.append(
@@ -205,6 +212,9 @@ class Consumer:
             self._held.pop(action.message.receipt, None)
         for action in result.applied:
             self.stats.record(action)
+        if self.until_idle and self.wanted is not None and self.stats.settled(self.wanted):
+            log.info("consumer.wanted_settled", pages=len(self.wanted))
+            self.stop(idle=True)
 
     # -- heartbeat and shutdown --------------------------------------------------------
     async def _heartbeat_loop(self) -> None:

@@ -1,21 +1,25 @@
 """OCR engines behind one contract (see base.py)."""
 
+from comicocr.contract import Region
 from comicocr.engines.base import (
+    CATALOG,
+    Catalog,
     Engine,
     EngineOptions,
     Recognition,
     available,
     engine_class,
     load_engine,
-    paced_tokens,
 )
 
 __all__ = [
+    "CATALOG",
+    "Catalog",
     "Engine",
     "EngineOptions",
     "Recognition",
+    "Region",
     "available",
     "engine_class",
     "load_engine",
-    "paced_tokens",
 ]

@@ -62,6 +62,9 @@ class Engine(ABC, Generic[OptionsT]):
     supports_gpu: ClassVar[bool] = False
     paced: ClassVar[bool] = False  # calls a rate-limited service: the consumer's pacer books each page
     keeps_order: ClassVar[bool] = False  # answers in reading order: the layout step leaves it alone
+    # Options only the operator may set (an endpoint, a secret's name, a folder): a queue
+    # message that sets one is refused, or whoever can send could aim the engine elsewhere.
+    operator_options: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, options: OptionsT, lang: str, gpu: bool) -> None:
         self.options = options
@@ -109,7 +112,12 @@ def engine_class(name: str) -> EngineClass:
     found = _entry_points()
     if name not in found:
         raise ConfigError(f"unknown OCR method {name!r}; known: {', '.join(sorted(found))}")
-    cls: EngineClass = found[name].load()
+    try:
+        cls = found[name].load()
+    except Exception as exc:  # a broken plugin: one clear error, not a crash
+        raise ConfigError(f"engine {name!r} cannot be loaded: {type(exc).__name__}: {exc}") from None
+    if not (isinstance(cls, type) and issubclass(cls, Engine)):
+        raise ConfigError(f"engine {name!r} ({found[name].value}) does not subclass comicocr.engines.Engine")
     return cls
 
 
@@ -118,22 +126,33 @@ def available() -> list[str]:
     return sorted(_entry_points())
 
 
-def paced_tokens(name: str, options: Mapping[str, object]) -> int | None:
-    """Tokens a page of engine ``name`` books in the consumer's pacer; None when it is not paced.
+class Catalog:
+    """What the consumer may ask of the engines without importing them: it is handed this.
+    An engine that cannot be found or loaded is neither paced nor restricted here: the worker
+    fails its pages with the reason (a raise here would hand the whole batch back, forever)."""
 
-    The consumer is handed this function instead of importing engines itself. An unknown
-    engine or bad options are not paced here: the worker fails such pages with the reason.
-    """
-    try:
-        cls = engine_class(name)
-    except ConfigError:
-        return None
-    if not cls.paced:
-        return None
-    try:
-        return cls.request_tokens(cls.Options.model_validate(dict(options)))
-    except ValidationError:
-        return 0
+    def paced_tokens(self, name: str, options: Mapping[str, object]) -> int | None:
+        """Tokens a page of engine ``name`` books in the pacer; None when it is not paced."""
+        try:
+            cls = engine_class(name)
+        except ConfigError:
+            return None
+        if not cls.paced:
+            return None
+        try:
+            return cls.request_tokens(cls.Options.model_validate(dict(options)))
+        except Exception:
+            return 0  # bad options: the worker says why
+
+    def operator_options(self, name: str) -> frozenset[str]:
+        """The options of ``name`` that a queue message may not set."""
+        try:
+            return engine_class(name).operator_options
+        except ConfigError:
+            return frozenset()
+
+
+CATALOG = Catalog()
 
 
 def load_engine(name: str, options: Mapping[str, object], lang: str, gpu: bool) -> Engine[Any]:

@@ -33,6 +33,7 @@ class EasyOCREngine(Engine[EasyOCROptions]):
     name: ClassVar[str] = "easyocr"
     languages: ClassVar[tuple[str, ...]] = tuple(EASYOCR_LANGS)
     supports_gpu: ClassVar[bool] = True
+    operator_options: ClassVar[frozenset[str]] = frozenset({"model_dir"})
     Options: ClassVar[type[EngineOptions]] = EasyOCROptions
 
     def __init__(self, options: EasyOCROptions, lang: str, gpu: bool) -> None:

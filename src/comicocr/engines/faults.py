@@ -36,6 +36,7 @@ class _Fault(Engine[FaultOptions]):
     name: ClassVar[str] = "fault"
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
     Options: ClassVar[type[EngineOptions]] = FaultOptions
+    operator_options: ClassVar[frozenset[str]] = frozenset({"state_dir"})
 
     def describe(self) -> dict[str, str]:
         return {"engine": self.name, "version": "0", "model": "fault-injection"}

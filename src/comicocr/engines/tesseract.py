@@ -8,7 +8,6 @@ uniform block of text (``--psm 6``, or ``5`` for vertical Japanese).
 
 from __future__ import annotations
 
-import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,9 +38,7 @@ class TesseractEngine(Engine[TesseractOptions]):
 
     def __init__(self, options: TesseractOptions, lang: str, gpu: bool) -> None:
         super().__init__(options, lang, gpu)
-        # One thread per worker: 2 workers x 2 OpenMP threads ran 5x slower than 2 x 1.
-        os.environ["OMP_THREAD_LIMIT"] = "1"
-        import pytesseract
+        import pytesseract  # OMP_THREAD_LIMIT=1 is set by the worker (worker.py)
 
         self._tess = pytesseract
         self.tess_lang = TESSERACT_LANGS[lang]

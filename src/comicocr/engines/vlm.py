@@ -32,6 +32,7 @@ from comicocr.contract import Region
 from comicocr.engines.base import Engine, EngineOptions, Recognition
 from comicocr.engines.vlm_json import Unparseable, parse_regions
 from comicocr.errors import ConfigError, PermanentError, RetryableError, ThrottledError
+from comicocr.redact import register_secret
 
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
 # Vision-capable models per preset (OpenRouter ids); --model or the `model` option overrides.
@@ -71,6 +72,7 @@ class VLMEngine(Engine[VLMOptions]):
     supports_gpu: ClassVar[bool] = False  # the GPU is the server's
     paced: ClassVar[bool] = True  # the consumer's token bucket meters it
     keeps_order: ClassVar[bool] = True  # the model answers in reading order
+    operator_options: ClassVar[frozenset[str]] = frozenset({"base_url", "api_key_env"})
     Options: ClassVar[type[EngineOptions]] = VLMOptions
 
     @classmethod
@@ -88,6 +90,7 @@ class VLMEngine(Engine[VLMOptions]):
         base = options.base_url or os.environ.get("COMICOCR_VLM_BASE_URL") or DEFAULT_BASE_URL
         self.url = base.rstrip("/") + "/chat/completions"
         self._key = os.environ.get(options.api_key_env, "")
+        register_secret(self._key)  # whatever its variable is called, it never reaches a log
         if not self._key and "openrouter.ai" in self.url:
             raise PermanentError(f"no API key: set {options.api_key_env} for the consumer and its workers")
 

@@ -41,10 +41,8 @@ CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
 
 
 def path_from_address(address: str) -> Path:
-    """``sqlite:///rel/q.db`` (relative), ``sqlite:////abs/q.db``, or a bare ``*.db`` path."""
-    if address.startswith("sqlite:///"):
-        return Path(address[len("sqlite:///") :])
-    return Path(address)
+    """``sqlite:///rel/q.db`` (relative) or ``sqlite:////abs/q.db``."""
+    return Path(address.removeprefix("sqlite:///"))
 
 
 class _Store:
@@ -57,11 +55,24 @@ class _Store:
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
+            if self.path.is_file() and self.path.stat().st_size == 0:
+                # SQLite would take an empty file as a new queue: the dead letters it held would be
+                # gone without a word. A queue file is never empty once comicocr has opened it.
+                raise self._damaged("it is empty (0 bytes)")
             self.path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
-            db.executescript(_SCHEMA)
+            try:
+                # A file cut short or overwritten reads as fewer messages, not as an error,
+                # unless it is checked: once per open, a quick scan of the structure.
+                (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
+                if verdict != "ok":
+                    raise self._damaged(str(verdict)[:200])
+                db.executescript(_SCHEMA)
+            except BaseException:
+                db.close()
+                raise
             self._db = db
         return self._db
 
@@ -70,8 +81,13 @@ class _Store:
 
         def locked() -> T:
             with self.lock:
-                db = self._conn()
-                db.execute("BEGIN IMMEDIATE")
+                try:
+                    db = self._conn()
+                    db.execute("BEGIN IMMEDIATE")
+                except sqlite3.DatabaseError as exc:
+                    if exc.sqlite_errorname in ("SQLITE_NOTADB", "SQLITE_CORRUPT"):
+                        raise self._damaged(str(exc)) from None
+                    raise
                 try:
                     out = fn(db)
                 except BaseException:
@@ -81,6 +97,12 @@ class _Store:
                 return out
 
         return await asyncio.to_thread(locked)
+
+    def _damaged(self, why: str) -> ConfigError:
+        return ConfigError(
+            f"the queue file {self.path} is damaged ({why}): restore it from a backup, or move it"
+            " away to start an empty queue (its messages and dead letters are then gone)"
+        )
 
     def close(self) -> None:
         with self.lock:

@@ -1,11 +1,18 @@
 """SQS (or any SQS-compatible server) through aiobotocore.
 
-The endpoint, region and credentials come from the standard AWS variables
-(``AWS_ENDPOINT_URL_SQS``/``AWS_ENDPOINT_URL``, ``AWS_REGION``, ...), so a
-LocalStack or moto server needs no special hooks. The dead-letter queue defaults
-to ``<name>-dlq``; ``ensure()`` creates both with a RedrivePolicy whose high
-``maxReceiveCount`` is only a safety net (the pipeline counts failed attempts itself).
-A queue and its dead-letter queue share one client.
+Two ways to name a queue:
+
+- a queue URL (``https://sqs.eu-west-1.amazonaws.com/123456789012/pages``, or any
+  SQS-compatible server's ``http://127.0.0.1:4566/000000000000/pages``) is used as given: its
+  host is the endpoint, its region comes from the host (or the AWS config chain), and it is
+  never created: ``ensure()`` checks that it exists. Its dead-letter queue is the one its
+  RedrivePolicy names (or ``--dlq``, or ``<name>-dlq``).
+- ``sqs://NAME`` is looked up at the endpoint of the standard AWS variables
+  (``AWS_ENDPOINT_URL_SQS``/``AWS_ENDPOINT_URL``), and ``ensure()`` creates it and
+  ``NAME-dlq`` when missing, with a RedrivePolicy whose high ``maxReceiveCount`` is only a
+  safety net (the pipeline counts failed attempts itself). An existing queue is used as it is.
+
+Credentials come from the standard chain. A queue and its dead-letter queue share one client.
 """
 
 from __future__ import annotations
@@ -13,11 +20,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
+from botocore.exceptions import ClientError
 
 from comicocr.errors import ConfigError
 from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing
@@ -28,15 +39,43 @@ _COUNTS = (
     "ApproximateNumberOfMessagesNotVisible",
     "ApproximateNumberOfMessagesDelayed",
 )
+# sqs.eu-west-1.amazonaws.com, eu-west-1.queue.amazonaws.com (legacy), sqs.cn-north-1.amazonaws.com.cn
+_AWS_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.com(?:\.cn)?$")
+_NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue")
 
 
-def _region() -> str:
-    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+@dataclass(frozen=True)
+class Endpoint:
+    url: str | None  # None: whatever the standard AWS variables say
+    region: str
+
+
+def _config_region() -> str | None:
+    region = os.environ.get("AWS_REGION") or get_session().get_config_variable("region")
+    return str(region) if region else None
+
+
+def endpoint_of(address: str) -> Endpoint:
+    """Where a queue address points: a URL's own host, or (``sqs://``) the AWS config."""
+    if address.startswith("sqs://"):
+        return Endpoint(None, _config_region() or "us-east-1")
+    parts = urlsplit(address)
+    segments = [p for p in parts.path.split("/") if p]
+    if parts.scheme not in ("http", "https") or not parts.hostname or len(segments) < 2:
+        raise ConfigError(
+            f"not an SQS queue URL: {address[:200]!r} (expected https://HOST/ACCOUNT/NAME, or sqs://NAME)"
+        )
+    found = _AWS_HOST.match(parts.hostname)
+    region = (found.group(1) or found.group(2)) if found else None
+    if parts.hostname in ("sqs.amazonaws.com", "queue.amazonaws.com"):
+        region = "us-east-1"  # the legacy global hosts
+    # A server that is not AWS ignores the region, but requests are signed with one.
+    return Endpoint(f"{parts.scheme}://{parts.netloc}", region or _config_region() or "us-east-1")
 
 
 def queue_name(address: str) -> str:
-    """``https://host/123/name`` or ``sqs://name`` -> ``name``."""
-    return address.rstrip("/").rsplit("/", 1)[-1]
+    """``https://host/123/name``, ``sqs://name`` or a queue ARN -> ``name``."""
+    return re.split(r"[/:]", address.rstrip("/"))[-1]
 
 
 def _url_of(address: str | None) -> str | None:
@@ -44,10 +83,15 @@ def _url_of(address: str | None) -> str | None:
     return address if address and "://" in address and not address.startswith("sqs://") else None
 
 
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 class _Client:
     """One aiobotocore SQS client, opened on first use, shared by a queue and its DLQ."""
 
-    def __init__(self) -> None:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
 
@@ -61,7 +105,9 @@ class _Client:
                 max_pool_connections=20,
             )
             self._client = await self._stack.enter_async_context(
-                get_session().create_client("sqs", region_name=_region(), config=config)
+                get_session().create_client(
+                    "sqs", region_name=self.endpoint.region, endpoint_url=self.endpoint.url, config=config
+                )
             )
         return self._client
 
@@ -85,11 +131,14 @@ class SQSQueue:
         self.name = queue_name(address)
         self.visibility_s = visibility_s
         self._url = _url_of(address)
-        self._client = _client or _Client()
+        self._client = _client or _Client(endpoint_of(address))
         self._dead: SQSQueue | None = None
+        self._main: SQSQueue | None = None  # on a DLQ found through its main queue's RedrivePolicy
         if _client is None:  # a main queue; a dead-letter queue is made by its main queue
             dlq = dlq_address or f"sqs://{self.name}-dlq"
             self._dead = SQSQueue(dlq, visibility_s=visibility_s, _client=self._client)
+            if dlq_address is None and self._url is not None:
+                self._dead._main = self
 
     @property
     def dead_letters(self) -> SQSQueue:
@@ -99,28 +148,73 @@ class SQSQueue:
 
     async def url(self) -> str:
         if self._url is None:
-            sqs = await self._client.get()
-            self._url = str((await sqs.get_queue_url(QueueName=self.name))["QueueUrl"])
+            if self._main is not None:
+                self._url = await self._main._dead_letter_url()
+            else:
+                self._url = await self._lookup(self.name)
         return self._url
 
-    async def _arn(self) -> str:
+    async def _lookup(self, name: str, account: str | None = None) -> str:
         sqs = await self._client.get()
-        attrs = await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=["QueueArn"])
-        return str(attrs["Attributes"]["QueueArn"])
+        args = {"QueueName": name, **({"QueueOwnerAWSAccountId": account} if account else {})}
+        try:
+            return str((await sqs.get_queue_url(**args))["QueueUrl"])
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                raise ConfigError(f"no SQS queue named {name!r} at this endpoint") from None
+            raise
+
+    async def _attributes(self, *names: str) -> dict[str, str]:
+        sqs = await self._client.get()
+        try:
+            resp = await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=list(names))
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                raise ConfigError(
+                    f"queue {self.address[:200]} does not exist (comicocr creates queues only for sqs://NAME)"
+                ) from None
+            raise
+        return {k: str(v) for k, v in resp.get("Attributes", {}).items()}
+
+    async def _arn(self) -> str:
+        return (await self._attributes("QueueArn"))["QueueArn"]
+
+    async def _dead_letter_url(self) -> str:
+        """The DLQ this queue's RedrivePolicy names, else ``<name>-dlq`` by name."""
+        policy = (await self._attributes("RedrivePolicy")).get("RedrivePolicy")
+        if policy:
+            parts = str(json.loads(policy).get("deadLetterTargetArn", "")).split(":")
+            if len(parts) == 6:  # arn:aws:sqs:REGION:ACCOUNT:NAME
+                return await self._lookup(parts[5], parts[4])
+        try:
+            return await self._lookup(f"{self.name}-dlq")
+        except ConfigError:
+            raise ConfigError(
+                f"queue {self.address[:200]} has no RedrivePolicy and there is no {self.name}-dlq:"
+                " name its dead-letter queue with --dlq (or COMICOCR_DLQ)"
+            ) from None
+
+    async def _create(self, name: str, attributes: dict[str, str]) -> str:
+        """Create ``name``; an existing queue (even one made with other attributes) is used as is."""
+        sqs = await self._client.get()
+        try:
+            return str((await sqs.create_queue(QueueName=name, Attributes=attributes))["QueueUrl"])
+        except ClientError as exc:
+            if _error_code(exc) not in ("QueueAlreadyExists", "QueueNameExists"):
+                raise
+            return await self._lookup(name)
 
     async def ensure(self) -> None:
-        sqs = await self._client.get()
+        """A URL: check that the queue and its DLQ exist. ``sqs://NAME``: create what is missing."""
         dead = self.dead_letters
-        created = await sqs.create_queue(
-            QueueName=dead.name, Attributes={"MessageRetentionPeriod": "1209600"}
-        )
-        dead._url = created["QueueUrl"]
+        if self._url is not None:
+            await self._arn()
+            await dead._arn()
+            return
+        dead._url = await self._create(dead.name, {"MessageRetentionPeriod": "1209600"})
         redrive = {"deadLetterTargetArn": await dead._arn(), "maxReceiveCount": str(SAFETY_NET_RECEIVES)}
-        main = await sqs.create_queue(
-            QueueName=self.name,
-            Attributes={"VisibilityTimeout": str(self.visibility_s), "RedrivePolicy": json.dumps(redrive)},
-        )
-        self._url = main["QueueUrl"]
+        attributes = {"VisibilityTimeout": str(self.visibility_s), "RedrivePolicy": json.dumps(redrive)}
+        self._url = await self._create(self.name, attributes)
 
     @staticmethod
     def _entries(entries: list[Outgoing]) -> list[dict[str, Any]]:
@@ -205,10 +299,7 @@ class SQSQueue:
             await asyncio.sleep(0.5)
 
     async def _counts(self) -> Depths:
-        sqs = await self._client.get()
-        attrs = (await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=list(_COUNTS)))[
-            "Attributes"
-        ]
+        attrs = await self._attributes(*_COUNTS)
         return Depths(*(int(attrs.get(name, 0)) for name in _COUNTS))
 
     async def depths(self) -> Depths:
