@@ -226,7 +226,7 @@ def run(
     if not todo:  # nothing to do: no queue to open, nothing to wait for
         typer.echo(
             f"done: {already} of {len(pages)} pages have results in {_where(settings.output)}"
-            f" (0 this run, {already} already there)"
+            f" (0 new, {already} already there)"
         )
         raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
     report, stats = _with_pipeline(settings, enqueue_then_consume)
@@ -234,9 +234,12 @@ def run(
     # (another run finishing the same pages counts too).
     finished = stats.finished_ids or set()
     done = sum(1 for p in todo if p.canonical_id in finished or _has_result(settings.output, p.canonical_id))
+    # Another run (or consumer) on the same queue may have written some of them meanwhile.
+    by_others = max(0, done - stats.outcomes["done"])
     typer.echo(
         f"done: {done + already} of {len(pages)} pages have results in {_where(settings.output)}"
-        f" ({done} this run, {already} already there)"
+        f" ({done} new, {already} already there"
+        + (f"; {by_others} of the new ones written by another consumer)" if by_others else ")")
     )
     typer.echo(
         f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s"
@@ -247,6 +250,8 @@ def run(
         )
     for ident, error_class, reason in stats.dead:
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
+    if report.already_queued:
+        typer.echo(f"not sent again: {report.already_queued} pages were still waiting in the queue")
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
     if rejected:
@@ -282,16 +287,25 @@ def enqueue(
     image_path_prefix: ImagePrefix = None,
     allow_root: AllowRoot = None,
     method: Method = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            help="the consumers' results folder or s3://bucket/prefix: pages with a result there are skipped"
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
-    """Send a manifest (backfill) or one page (continuous ingestion) to the queue."""
+    """Send a manifest (backfill) or one page (continuous ingestion) to the queue.
+
+    A page still waiting in the embedded queue (or, on an SQS FIFO queue, sent in the last 5
+    minutes) is not sent twice; with --output, pages that already have a result are skipped."""
     logs.configure(verbose)
     from comicocr.messages import PageMessage
 
     if (manifest is None) == (canonical_id is None):
         raise _fail("give either --manifest or --canonical-id with --image")
     roots = _manifest_roots(manifest, image_path_prefix) if manifest is not None else None
-    settings = _settings(queue=queue, allowed_roots=allow_root, extra_roots=roots)
+    settings = _settings(queue=queue, output=output, allowed_roots=allow_root, extra_roots=roots)
     rejected: list[RejectedRow] = []
     if manifest is not None:
         pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, method)
@@ -303,8 +317,16 @@ def enqueue(
         except ValidationError as exc:
             raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
 
+    skipped = 0
+    if output is not None:
+        todo = [p for p in pages if not _has_result(settings.output, p.canonical_id)]
+        skipped, pages = len(pages) - len(todo), todo
     report = _with_pipeline(settings, lambda pipeline: pipeline.enqueue(pages))
-    typer.echo(f"enqueued {report.sent} pages to {queue}")
+    typer.echo(
+        f"enqueued {report.sent} pages to {queue}"
+        + (f"; {skipped} already have results in {_where(settings.output)}" if skipped else "")
+        + (f"; {report.already_queued} were still waiting in the queue" if report.already_queued else "")
+    )
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
     if report.failed:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from comicocr.errors import PoisonMessage
 from comicocr.ids import check_id
+from comicocr.queues.base import Outgoing
 
 # A page body is a few hundred bytes and an S3 event a few KiB; SQS allows 256 KiB,
 # so anything past this is hostile or a bug.
@@ -46,6 +47,12 @@ class PageMessage(BaseModel):
 
     def to_body(self) -> str:
         return self.model_dump_json(exclude_none=True, exclude_defaults=True)
+
+    def to_outgoing(self) -> Outgoing:
+        """The page's first message: deduplicated by the result it makes (its id, and its
+        output when it names one), so a page waiting in the queue is not sent twice."""
+        key = self.canonical_id if self.output is None else f"{self.output}\n{self.canonical_id}"
+        return Outgoing(self.to_body(), dedup_id=key)
 
 
 def parse_body(body: str) -> list[PageMessage]:

@@ -58,7 +58,7 @@ async def test_a_queue_url_is_used_as_given(
         {"canonical_id": "gone", "image_path": str(tmp_path / "gone.png")},
         {"canonical_id": "elsewhere", "image_path": image, "output": str(tmp_path / "not-out")},
     ]
-    assert await queue.send_batch([Outgoing(json.dumps(b)) for b in bodies]) == []
+    assert (await queue.send_batch([Outgoing(json.dumps(b)) for b in bodies])).failed == []
     s = Settings(
         queue=url, output=str(tmp_path / "out"), method="null", workers=2, batch_window_s=0.3, poll_wait_s=1
     )

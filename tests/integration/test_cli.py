@@ -39,7 +39,7 @@ def test_run_reads_every_page_then_skips_on_rerun(workdir: Path) -> None:
 
     again = run("run", "--manifest", "manifest.csv", "--output", "out", cwd=workdir)
     assert again.returncode == 0, again.stderr
-    assert "(0 this run, 2 already there)" in again.stdout
+    assert "(0 new, 2 already there)" in again.stdout
 
 
 def test_dead_lettered_page_and_rejected_row_set_exit_codes(workdir: Path) -> None:
@@ -112,3 +112,30 @@ def test_unserved_addresses_are_refused_before_anything_is_enqueued(
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert says in refused.stderr
     assert sorted(p.name for p in workdir.iterdir()) == before  # no gs:/ folder, no queue file
+
+
+def test_two_runs_on_one_manifest_both_count_every_result(workdir: Path) -> None:
+    import os
+    import time
+
+    rows = "".join(f"book/t{i:02d},page_001.png\n" for i in range(24))
+    (workdir / "two.csv").write_text("canonical_id,absolute_image_path\n" + rows)
+    env = {**os.environ, "COMICOCR_ENGINE_OPTIONS": '{"seconds": 0.3}', "COMICOCR_BATCH_SIZE": "4"}
+    args = [*CLI, "run", "--manifest", "two.csv", "--output", "out", "--method", "fault_slow"]
+    first = subprocess.Popen(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while not list((workdir / "out").rglob("*_ocr.json")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # The second finds some results and the rest in the queue (waiting: not sent again; in
+    # the first's hands: sent again, then skipped); it ends when the queue is drained.
+    second = subprocess.run(
+        args, cwd=workdir, env=env, check=False, capture_output=True, text=True, timeout=240
+    )
+    out, err = first.communicate(timeout=240)
+    assert first.returncode == 0, out + err
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "done: 24 of 24 pages have results" in out
+    assert "done: 24 of 24 pages have results" in second.stdout
+    assert len(list((workdir / "out").rglob("*_ocr.json"))) == 24

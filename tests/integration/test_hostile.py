@@ -77,7 +77,7 @@ async def test_every_bad_page_is_dead_lettered_with_its_reason(
     queue = SQSQueue(queue_address)
     await queue.ensure()
     for start in range(0, len(bodies), 10):
-        assert await queue.send_batch([Outgoing(b) for b in bodies[start : start + 10]]) == []
+        assert (await queue.send_batch([Outgoing(b) for b in bodies[start : start + 10]])).failed == []
 
     s = Settings(
         queue=queue_address,

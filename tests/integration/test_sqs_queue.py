@@ -9,7 +9,9 @@ from comicocr.queues.sqs import SQSQueue
 async def test_send_receive_delete_and_visibility(queue_address: str) -> None:
     queue = SQSQueue(queue_address, visibility_s=60)
     await queue.ensure()
-    assert await queue.send_batch([Outgoing(f"m{i}", {"comicocr-attempts": "1"}) for i in range(10)]) == []
+    assert (
+        await queue.send_batch([Outgoing(f"m{i}", {"comicocr-attempts": "1"}) for i in range(10)])
+    ).failed == []
     got = []
     while len(got) < 10:
         got += await queue.receive(10, 1, visibility_s=60)
@@ -37,4 +39,34 @@ async def test_dead_letters_and_delays(queue_address: str) -> None:
     dead = await queue.dead_letters.receive(10, 0, 30)
     assert dead[0].attributes["comicocr-error-class"] == "permanent"
     assert await queue.dead_letters.delete_batch([dead[0].receipt]) == []
+    await queue.close()
+
+
+async def test_a_fifo_queue_takes_a_page_once_and_every_resend(queue_address: str) -> None:
+    queue = SQSQueue(f"{queue_address}.fifo")
+    await queue.ensure()  # creates t-....fifo and t-...-dlq.fifo
+    assert queue.dead_letters.name == f"{queue_address.removeprefix('sqs://')}-dlq.fifo"
+    first = [Outgoing(f"page {i}", dedup_id=f"p{i}") for i in range(3)]
+    assert (await queue.send_batch(first)).failed == []
+    assert (await queue.send_batch(first[:2])).failed == []  # dropped by SQS's deduplication
+    # A retry re-sends the same body without a dedup id, and with a delay FIFO queues refuse
+    # per message: it must arrive all the same.
+    assert (await queue.send_batch([Outgoing("page 0", {"comicocr-attempts": "1"}, delay_s=5)])).failed == []
+    got: list[str] = []
+    for _ in range(5):
+        got += [m.body for m in await queue.receive(10, 1, visibility_s=60)]
+    assert sorted(got) == ["page 0", "page 0", "page 1", "page 2"]
+    assert (await queue.dead_letters.send_batch([Outgoing("dead")])).failed == []
+    assert (await queue.depths()).dead == 1
+    await queue.close()
+
+
+async def test_a_fifo_queue_needs_a_fifo_dead_letter_queue(queue_address: str) -> None:
+    import pytest
+
+    from comicocr.errors import ConfigError
+
+    queue = SQSQueue(f"{queue_address}.fifo", f"{queue_address}-dlq")
+    with pytest.raises(ConfigError, match="both be FIFO"):
+        await queue.ensure()
     await queue.close()

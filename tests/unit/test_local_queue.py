@@ -2,12 +2,13 @@
 Visibility and delays count on a clock the tests move (``Clock``): nothing sleeps for them."""
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from comicocr.errors import ConfigError
-from comicocr.queues.base import MoveUnsupported, Outgoing
+from comicocr.queues.base import MoveUnsupported, Outgoing, Sent
 from comicocr.queues.local import LocalQueue
 
 
@@ -115,3 +116,56 @@ async def test_two_handles_share_one_file(tmp_path: Path) -> None:
     assert sorted(m.body for m in got) == [str(i) for i in range(10)]
     await producer.close()
     await consumer.close()
+
+
+async def test_a_waiting_page_is_not_sent_twice(queue: LocalQueue, clock: Clock) -> None:
+    first = await queue.send_batch([Outgoing("p1", dedup_id="p1"), Outgoing("p2", dedup_id="p2")])
+    assert first.duplicates == []
+    assert first.failed == []
+    again = await queue.send_batch(
+        [Outgoing("p1", dedup_id="p1"), Outgoing("p3", dedup_id="p3"), Outgoing("p3", dedup_id="p3")]
+    )
+    assert again.duplicates == [0, 2]  # p1 waits already; the second p3 repeats the first
+    assert (await queue.depths()).visible == 3
+
+
+async def test_a_page_in_flight_may_be_sent_again(queue: LocalQueue, clock: Clock) -> None:
+    # Its consumer may be dead: waiting out the visibility timeout would stall the re-run.
+    await queue.send_batch([Outgoing("p1", dedup_id="p1")])
+    (held,) = await queue.receive(1, 0, visibility_s=60)
+    assert (await queue.send_batch([Outgoing("p1", dedup_id="p1")])).duplicates == []
+    await queue.delete_batch([held.receipt])
+    clock.now += 61  # the new one is waiting; a repeat of it is dropped again
+    assert (await queue.send_batch([Outgoing("p1", dedup_id="p1")])).duplicates == [0]
+
+
+async def test_a_deleted_or_dead_lettered_page_may_be_sent_again(queue: LocalQueue, clock: Clock) -> None:
+    await queue.send_batch([Outgoing("p1", dedup_id="p1"), Outgoing("p2", dedup_id="p2")])
+    (one,) = await queue.receive(1, 0, visibility_s=0)
+    await queue.delete_batch([one.receipt])
+    for _ in range(3):  # p2 reaches max_receives; the next receive moves it to the DLQ
+        await queue.receive(10, 0, visibility_s=0)
+    assert await queue.receive(10, 0, 0) == []
+    assert (await queue.dead_letters.depths()).visible == 1
+    assert (await queue.send_batch([Outgoing("p1", dedup_id="p1"), Outgoing("p2", dedup_id="p2")])) == Sent()
+
+
+async def test_a_queue_file_from_before_dedup_gains_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,"
+        " id TEXT NOT NULL UNIQUE, body TEXT NOT NULL, attributes TEXT NOT NULL, visible_at REAL NOT NULL,"
+        " receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT UNIQUE);"
+        "INSERT INTO messages (queue, id, body, attributes, visible_at) VALUES ('main', 'x', 'old', '{}', 0);"
+    )
+    db.commit()
+    db.close()
+    queue = LocalQueue(f"sqlite:///{path}")
+    try:
+        assert (
+            await queue.send_batch([Outgoing("new", dedup_id="n"), Outgoing("new", dedup_id="n")])
+        ).duplicates == [1]
+        assert sorted(m.body for m in await queue.receive(10, 0, 30)) == ["new", "old"]
+    finally:
+        await queue.close()

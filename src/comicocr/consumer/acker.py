@@ -56,7 +56,7 @@ def poison(message: Message, reason: str, canonical_id: str | None = None) -> Ac
 async def fan_out(queue: Queue, message: Message, pages: list[PageMessage]) -> Action:
     """An S3 event naming several objects (or none): one message per page, then drop the event."""
     for group in in_tens(pages):
-        if await queue.send_batch([Outgoing(p.to_body()) for p in group]):
+        if (await queue.send_batch([p.to_outgoing() for p in group])).failed:
             # Keep the event; it comes back after its visibility timeout. Pages already
             # sent may then be sent twice: results are idempotent, so that is harmless.
             return Action("hand_back", message, status="fan_out_failed")
@@ -171,10 +171,10 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
     out = AckResult()
 
     async def dead(group: list[Action]) -> list[int]:
-        return await queue.dead_letters.send_batch([_dead_letter(a) for a in group])
+        return (await queue.dead_letters.send_batch([_dead_letter(a) for a in group])).failed
 
     async def resend(group: list[Action]) -> list[int]:
-        return await queue.send_batch([_retry(a) for a in group])
+        return (await queue.send_batch([_retry(a) for a in group])).failed
 
     async def delete(group: list[Action]) -> list[int]:
         return await queue.delete_batch([a.message.receipt for a in group])

@@ -104,7 +104,7 @@ async def redrive(
             if dry_run:
                 held += [m.receipt for m in move]
                 continue
-            failed = set(await queue.send_batch([_rewrite(m, method) for m in move]))
+            failed = set((await queue.send_batch([_rewrite(m, method) for m in move])).failed)
             sent = [m for i, m in enumerate(move) if i not in failed]
             held += [m.receipt for i, m in enumerate(move) if i in failed]
             await dead_letters.delete_batch([m.receipt for m in sent])  # only after the send

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from comicocr.messages import PageMessage
-from comicocr.queues.base import MAX_BATCH, Outgoing, Queue
+from comicocr.queues.base import MAX_BATCH, Queue
 
 _CONCURRENT_BATCHES = 8
 _SEND_TRIES = 4
@@ -16,15 +16,17 @@ _SEND_TRIES = 4
 @dataclass
 class EnqueueReport:
     sent: int = 0
+    already_queued: int = 0  # dropped by the queue: the same page is still waiting there
     failed: list[str] = field(default_factory=list)  # canonical ids that could not be sent
 
 
 async def _send(queue: Queue, batch: list[PageMessage], report: EnqueueReport) -> None:
     pending = batch
     for attempt in range(_SEND_TRIES):
-        failed = await queue.send_batch([Outgoing(p.to_body()) for p in pending])
-        report.sent += len(pending) - len(failed)
-        pending = [pending[i] for i in failed]
+        sent = await queue.send_batch([p.to_outgoing() for p in pending])
+        report.already_queued += len(sent.duplicates)
+        report.sent += len(pending) - len(sent.failed) - len(sent.duplicates)
+        pending = [pending[i] for i in sent.failed]
         if not pending:
             return
         await asyncio.sleep(0.2 * 2**attempt)  # partial batch failure: usually throttling

@@ -5,6 +5,13 @@ aiobotocore) and ``local.py`` (an embedded SQLite queue with SQS semantics for o
 machine). One ``Queue`` object is one queue; its dead-letter queue is another
 ``Queue``, reached through ``dead_letters``. Batch operations take at most
 ``MAX_BATCH`` entries, as SQS does (``in_tens`` slices a list that way).
+
+A message the producer sends carries a ``dedup_id`` (its page's canonical id): the queue does not
+take a second message with the same ``dedup_id`` while the first still waits in it, so
+re-running an interrupted enqueue does not send every pending page again. The embedded queue
+holds to that exactly (and says which entries it dropped); an SQS FIFO queue drops a
+repeat within its 5-minute deduplication window without saying so; a standard SQS queue
+cannot deduplicate at all (the producer skips pages that already have results instead).
 """
 
 from __future__ import annotations
@@ -41,6 +48,17 @@ class Outgoing:
     body: str
     attributes: dict[str, str] = field(default_factory=dict)
     delay_s: int = 0
+    # Only the producer's first send of a page has one. Re-sends (retries, dead letters,
+    # redrives) must not: their original is still in the queue until they are sent.
+    dedup_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What a ``send_batch`` did, by entry index."""
+
+    failed: list[int] = field(default_factory=list)  # not sent: try again
+    duplicates: list[int] = field(default_factory=list)  # dropped: the same dedup_id is waiting
 
 
 @dataclass(frozen=True)
@@ -71,8 +89,8 @@ class Queue(Protocol):
     async def ensure(self) -> None:
         """Create the queue and its dead-letter queue when they do not exist."""
 
-    async def send_batch(self, entries: list[Outgoing]) -> list[int]:
-        """Send up to 10 messages; return the indexes of entries that failed."""
+    async def send_batch(self, entries: list[Outgoing]) -> Sent:
+        """Send up to 10 messages; say which failed and which were dropped as duplicates."""
         ...
 
     async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:

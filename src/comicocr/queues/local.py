@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from comicocr.errors import ConfigError
-from comicocr.queues.base import MAX_BATCH, Depths, Message, MoveUnsupported, Outgoing
+from comicocr.queues.base import MAX_BATCH, Depths, Message, MoveUnsupported, Outgoing, Sent
 
 T = TypeVar("T")
 MAIN, DEAD = "main", "dlq"
@@ -34,10 +34,13 @@ CREATE TABLE IF NOT EXISTS messages (
     attributes TEXT NOT NULL,
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
-    receipt TEXT UNIQUE
+    receipt TEXT UNIQUE,
+    dedup TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
 """
+# Files made before ``dedup`` existed gain the column (and its index) when opened.
+_DEDUP = "CREATE INDEX IF NOT EXISTS messages_dedup ON messages (queue, dedup) WHERE dedup IS NOT NULL"
 
 
 def path_from_address(address: str) -> Path:
@@ -70,6 +73,9 @@ class _Store:
                 if verdict != "ok":
                     raise self._damaged(str(verdict)[:200])
                 db.executescript(_SCHEMA)
+                if "dedup" not in {row[1] for row in db.execute("PRAGMA table_info(messages)")}:
+                    db.execute("ALTER TABLE messages ADD COLUMN dedup TEXT")
+                db.execute(_DEDUP)
             except BaseException:
                 db.close()
                 raise
@@ -144,16 +150,41 @@ class LocalQueue:
     async def ensure(self) -> None:
         await self._store.run(lambda db: None)
 
-    async def send_batch(self, entries: list[Outgoing]) -> list[int]:
+    async def send_batch(self, entries: list[Outgoing]) -> Sent:
         assert len(entries) <= MAX_BATCH
-        now = self.clock()
-        rows = [
-            (self._queue, str(uuid.uuid4()), e.body, json.dumps(e.attributes), now + e.delay_s)
-            for e in entries
-        ]
-        sql = "INSERT INTO messages (queue, id, body, attributes, visible_at) VALUES (?, ?, ?, ?, ?)"
-        await self._store.run(lambda db: db.executemany(sql, rows))
-        return []
+
+        def send(db: sqlite3.Connection) -> Sent:
+            now, duplicates = self.clock(), []
+            for i, e in enumerate(entries):
+                # Waiting: not received, or received and back after its visibility ran out. A
+                # message in flight does not count: its consumer may be dead, and its page
+                # would then wait out the visibility timeout; a repeat of a page that gets
+                # done meanwhile is skipped by its worker (the result exists).
+                if (
+                    e.dedup_id is not None
+                    and db.execute(
+                        "SELECT 1 FROM messages WHERE queue = ? AND dedup = ?"
+                        " AND (receipt IS NULL OR visible_at <= ?) LIMIT 1",
+                        (self._queue, e.dedup_id, now),
+                    ).fetchone()
+                ):
+                    duplicates.append(i)
+                    continue
+                db.execute(
+                    "INSERT INTO messages (queue, id, body, attributes, visible_at, dedup)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        self._queue,
+                        str(uuid.uuid4()),
+                        e.body,
+                        json.dumps(e.attributes),
+                        now + e.delay_s,
+                        e.dedup_id,
+                    ),
+                )
+            return Sent(duplicates=duplicates)
+
+        return await self._store.run(send)
 
     def _receive(self, db: sqlite3.Connection, limit: int, visibility_s: int) -> list[Message]:
         now = self.clock()
@@ -167,8 +198,8 @@ class LocalQueue:
             if self._dead is not None and count >= self.max_receives:
                 # The RedrivePolicy safety net, as SQS applies it on receive.
                 db.execute(
-                    "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, receipt = NULL"
-                    " WHERE seq = ?",
+                    "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, receipt = NULL,"
+                    " dedup = NULL WHERE seq = ?",
                     (DEAD, now, seq),
                 )
                 continue

@@ -12,15 +12,22 @@ Two ways to name a queue:
   ``NAME-dlq`` when missing, with a RedrivePolicy whose high ``maxReceiveCount`` is only a
   safety net (the pipeline counts failed attempts itself). An existing queue is used as it is.
 
+A name ending in ``.fifo`` is a FIFO queue (its dead-letter queue: ``NAME-dlq.fifo``). Each page is
+its own message group, so pages do not wait for each other; a page's first message is
+deduplicated by its canonical id for SQS's 5-minute window; FIFO queues have no per-message
+delay, so a retry there comes back without the backoff (its attempt is still counted).
+
 Credentials come from the standard chain. A queue and its dead-letter queue share one client.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import re
+import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +38,7 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from comicocr.errors import ConfigError
-from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing
+from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing, Sent
 
 SAFETY_NET_RECEIVES = 50
 _COUNTS = (
@@ -76,6 +83,16 @@ def endpoint_of(address: str) -> Endpoint:
 def queue_name(address: str) -> str:
     """``https://host/123/name``, ``sqs://name`` or a queue ARN -> ``name``."""
     return re.split(r"[/:]", address.rstrip("/"))[-1]
+
+
+def dead_letter_name(name: str) -> str:
+    """The default DLQ of ``name``: ``name-dlq`` (``name-dlq.fifo`` for a FIFO queue)."""
+    return f"{name.removesuffix('.fifo')}-dlq.fifo" if name.endswith(".fifo") else f"{name}-dlq"
+
+
+def _token(text: str) -> str:
+    """A FIFO group or deduplication id (at most 128 ASCII characters) standing for ``text``."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _url_of(address: str | None) -> str | None:
@@ -129,13 +146,14 @@ class SQSQueue:
     ) -> None:
         self.address = address
         self.name = queue_name(address)
+        self.fifo = self.name.endswith(".fifo")
         self.visibility_s = visibility_s
         self._url = _url_of(address)
         self._client = _client or _Client(endpoint_of(address))
         self._dead: SQSQueue | None = None
         self._main: SQSQueue | None = None  # on a DLQ found through its main queue's RedrivePolicy
         if _client is None:  # a main queue; a dead-letter queue is made by its main queue
-            dlq = dlq_address or f"sqs://{self.name}-dlq"
+            dlq = dlq_address or f"sqs://{dead_letter_name(self.name)}"
             self._dead = SQSQueue(dlq, visibility_s=visibility_s, _client=self._client)
             if dlq_address is None and self._url is not None:
                 self._dead._main = self
@@ -186,11 +204,12 @@ class SQSQueue:
             parts = str(json.loads(policy).get("deadLetterTargetArn", "")).split(":")
             if len(parts) == 6:  # arn:aws:sqs:REGION:ACCOUNT:NAME
                 return await self._lookup(parts[5], parts[4])
+        fallback = dead_letter_name(self.name)
         try:
-            return await self._lookup(f"{self.name}-dlq")
+            return await self._lookup(fallback)
         except ConfigError:
             raise ConfigError(
-                f"queue {self.address[:200]} has no RedrivePolicy and there is no {self.name}-dlq:"
+                f"queue {self.address[:200]} has no RedrivePolicy and there is no {fallback}:"
                 " name its dead-letter queue with --dlq (or COMICOCR_DLQ)"
             ) from None
 
@@ -211,17 +230,27 @@ class SQSQueue:
             await self._arn()
             await dead._arn()
             return
-        dead._url = await self._create(dead.name, {"MessageRetentionPeriod": "1209600"})
+        if dead.fifo != self.fifo:
+            raise ConfigError(
+                f"{self.address[:200]} and its dead-letter queue {dead.address[:200]} must both be FIFO"
+                " queues (names ending in .fifo) or both standard"
+            )
+        fifo = {"FifoQueue": "true"} if self.fifo else {}
+        dead._url = await self._create(dead.name, {"MessageRetentionPeriod": "1209600", **fifo})
         redrive = {"deadLetterTargetArn": await dead._arn(), "maxReceiveCount": str(SAFETY_NET_RECEIVES)}
         attributes = {"VisibilityTimeout": str(self.visibility_s), "RedrivePolicy": json.dumps(redrive)}
-        self._url = await self._create(self.name, attributes)
+        self._url = await self._create(self.name, {**attributes, **fifo})
 
-    @staticmethod
-    def _entries(entries: list[Outgoing]) -> list[dict[str, Any]]:
+    def _entries(self, entries: list[Outgoing]) -> list[dict[str, Any]]:
         out = []
         for i, e in enumerate(entries):
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": e.body}
-            if e.delay_s:
+            if self.fifo:
+                # A re-send (no dedup_id) gets a fresh id: its original is still in the window.
+                token = _token(e.dedup_id) if e.dedup_id is not None else uuid.uuid4().hex
+                entry["MessageGroupId"] = token  # one group per page: no head-of-line blocking
+                entry["MessageDeduplicationId"] = token
+            elif e.delay_s:
                 entry["DelaySeconds"] = e.delay_s
             if e.attributes:
                 entry["MessageAttributes"] = {
@@ -234,13 +263,13 @@ class SQSQueue:
     def _failed(response: dict[str, Any]) -> list[int]:
         return sorted(int(f["Id"]) for f in response.get("Failed", []))
 
-    async def send_batch(self, entries: list[Outgoing]) -> list[int]:
+    async def send_batch(self, entries: list[Outgoing]) -> Sent:
         assert len(entries) <= MAX_BATCH
         if not entries:
-            return []
+            return Sent()
         sqs = await self._client.get()
         resp = await sqs.send_message_batch(QueueUrl=await self.url(), Entries=self._entries(entries))
-        return self._failed(resp)
+        return Sent(failed=self._failed(resp))  # a FIFO queue does not say what it deduplicated
 
     async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
         sqs = await self._client.get()
