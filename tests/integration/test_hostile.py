@@ -1,5 +1,6 @@
 """Hostile and broken input through the real queue and workers: each page ends in the DLQ with
-its reason; nothing is written outside the output root; no secret reaches the DLQ."""
+its reason; nothing is written outside the output root; no secret reaches the DLQ. The same
+corpus goes through SQS (LocalStack) and the embedded queue."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ from PIL import Image
 from comicocr.consumer import Consumer
 from comicocr.engines import CATALOG
 from comicocr.lithops_adapter import LithopsDispatcher
+from comicocr.queues import Queue, open_queue
 from comicocr.queues.base import Outgoing
-from comicocr.queues.sqs import SQSQueue
 from comicocr.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -33,8 +34,13 @@ def _jpeg() -> bytes:
     return buf.getvalue()
 
 
+@pytest.fixture(params=["sqs", "embedded"])
+def address(request: pytest.FixtureRequest, queue_address: str, tmp_path: Path) -> str:
+    return queue_address if request.param == "sqs" else f"sqlite:///{tmp_path}/queue.sqlite3"
+
+
 async def test_every_bad_page_is_dead_lettered_with_its_reason(
-    queue_address: str, dispatcher: LithopsDispatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    address: str, dispatcher: LithopsDispatcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENROUTER_API_KEY", SECRET)
     root, out = tmp_path / "comics", tmp_path / "out"
@@ -70,17 +76,31 @@ async def test_every_bad_page_is_dead_lettered_with_its_reason(
         page("web", "https://example.com/page.png"),
         page("secret", str(root / f"{SECRET}.png")),
         page("../../escape", str(root / "ok.png")),  # unsafe id: poison
+        json.dumps(
+            {"canonical_id": "aim", "image_path": str(root / "ok.png"), "output": str(tmp_path / "elsewhere")}
+        ),
+        json.dumps(
+            {"canonical_id": "aim-s3", "image_path": str(root / "ok.png"), "output": "s3://another-bucket/x"}
+        ),
+        json.dumps(
+            {
+                "canonical_id": "aim-engine",
+                "image_path": str(root / "ok.png"),
+                "method": "fault_flaky",
+                "options": {"state_dir": "/tmp"},
+            }
+        ),
         "{this is not json",
         json.dumps({"canonical_id": "x", "image_path": "a.png", "oops": 1}),
         json.dumps({"canonical_id": "big", "image_path": "a" * 70_000}),  # oversized message
     ]
-    queue = SQSQueue(queue_address)
+    queue: Queue = open_queue(address)
     await queue.ensure()
     for start in range(0, len(bodies), 10):
         assert (await queue.send_batch([Outgoing(b) for b in bodies[start : start + 10]])).failed == []
 
     s = Settings(
-        queue=queue_address,
+        queue=address,
         output=str(out),
         method="null",
         workers=2,
@@ -108,11 +128,14 @@ async def test_every_bad_page_is_dead_lettered_with_its_reason(
             assert dead[cid][0] == "permanent", (cid, dead[cid])
             assert reason in dead[cid][1], (cid, dead[cid])
     assert dead["../../escape"][0] == "poison"
+    for aimed in ("aim", "aim-s3", "aim-engine"):
+        assert dead[aimed][0] == "poison", (aimed, dead[aimed])
+    assert not (tmp_path / "elsewhere").exists()
     assert dead["{this is not json"][0] == "poison"
     assert "oops" in dead["x"][1]
     assert "larger than" in dead["big"][1]
     assert all(SECRET not in cls + reason for cls, reason in dead.values())
     assert "***" in dead["secret"][1]
-    written = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*_ocr.json")]
+    written = [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.suffix == ".json"]
     assert written == ["out/ok_ocr.json"]
     await queue.close()
