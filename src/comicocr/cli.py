@@ -100,7 +100,8 @@ def _settings(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{where + ': ' if where else ''}{err['msg']}") from None
+        why = str(err["msg"]).removeprefix("Value error, ")  # pydantic's prefix for a validator's words
+        raise ConfigError(f"{where + ': ' if where else ''}{why}") from None
     if extra_roots:
         settings = settings.model_copy(update={"allowed_roots": [*extra_roots, *settings.allowed_roots]})
     return settings
@@ -251,7 +252,7 @@ def run(
     for ident, error_class, reason in stats.dead:
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
     if report.already_queued:
-        typer.echo(f"not sent again: {report.already_queued} pages were still waiting in the queue")
+        typer.echo(f"not sent again: {report.already_queued} pages already waiting in the queue")
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
     if rejected:
@@ -325,7 +326,11 @@ def enqueue(
     typer.echo(
         f"enqueued {report.sent} pages to {queue}"
         + (f"; {skipped} already have results in {_where(settings.output)}" if skipped else "")
-        + (f"; {report.already_queued} were still waiting in the queue" if report.already_queued else "")
+        + (
+            f"; not sent again: {report.already_queued} already waiting in the queue"
+            if report.already_queued
+            else ""
+        )
     )
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")

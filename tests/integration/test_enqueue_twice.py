@@ -47,7 +47,7 @@ def test_embedded_queue_takes_each_waiting_page_once(workdir: Path) -> None:
     again = cli("enqueue", "--queue", queue, "--manifest", "manifest.csv", cwd=workdir)
     assert again.returncode == 0, again.stderr
     assert "enqueued 0 pages" in again.stdout
-    assert "12 were still waiting in the queue" in again.stdout
+    assert "not sent again: 12 already waiting in the queue" in again.stdout
     assert depths(queue, workdir)["visible"] == 12
 
 
@@ -59,7 +59,7 @@ def test_run_after_an_interrupted_enqueue_sends_nothing_twice(workdir: Path) -> 
     assert left.returncode == 0, left.stderr
     rerun = cli("run", "--manifest", "manifest.csv", "--output", "out", "--method", "null", cwd=workdir)
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert "not sent again: 12 pages were still waiting in the queue" in rerun.stdout
+    assert "not sent again: 12 pages already waiting in the queue" in rerun.stdout
     assert "done: 12 of 12 pages have results" in rerun.stdout
     after = depths("sqlite:///.comicocr/queue.sqlite3", workdir)
     assert (after["visible"], after["in_flight"], after["delayed"]) == (0, 0, 0)  # no repeats left behind
