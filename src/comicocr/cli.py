@@ -34,7 +34,65 @@ T = TypeVar("T")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Streaming OCR for comic and manga pages.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Streaming OCR for comic and manga pages.",
+    epilog=(
+        "Start here:\n\n\b\n  comicocr run --manifest examples/manifest.csv --output results"
+        "\n  comicocr COMMAND --help"
+    ),
+    rich_markup_mode=None,  # help texts hold brackets (s3://bucket[/prefix]), not markup
+    pretty_exceptions_enable=False,  # main() turns errors into one line; locals may hold secrets
+)
+
+_EXAMPLES = {
+    "run": [
+        "comicocr run --manifest examples/manifest.csv --output results",
+        "comicocr run --manifest pages.csv --method paddleocr --lang ja --workers 4",
+        "comicocr run --manifest pages.csv --output s3://my-bucket/ocr --queue sqs://pages",
+    ],
+    "enqueue": [
+        "comicocr enqueue --queue sqs://pages --manifest pages.csv --output s3://my-bucket/ocr",
+        "comicocr enqueue --queue sqs://pages --canonical-id series/001/p01 --image s3://scans/p01.png",
+    ],
+    "consume": [
+        "comicocr consume --queue sqs://pages --output s3://my-bucket/ocr --allow-root s3://scans",
+        "comicocr consume --queue sqlite:///.comicocr/queue.sqlite3 --until-idle --output results",
+    ],
+    "redrive": [
+        "comicocr redrive --queue sqs://pages --dry-run",
+        "comicocr redrive --queue sqs://pages --error-class retries_exhausted --method paddleocr --max 100",
+    ],
+    "estimate": [
+        "comicocr estimate --pages 100000 --method paddleocr --workers 200",
+        "comicocr estimate --manifest pages.csv --method qwen",
+    ],
+    "status": ["comicocr status --queue sqs://pages"],
+}
+
+
+def _examples(command: str) -> str:
+    """A command's examples, one per line as written (click rewraps a paragraph without \\b)."""
+    return "Examples:\n\n\b\n" + "\n".join(f"  {line}" for line in _EXAMPLES[command])
+
+
+def _version(value: bool) -> None:
+    if value:
+        from comicocr import __version__
+
+        typer.echo(f"comicocr {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", is_eager=True, callback=_version, help="print the version and exit")
+    ] = False,
+) -> None:
+    """Streaming OCR for comic and manga pages: comicocr run --manifest pages.csv --output results"""
+
 
 # Options shared by several commands (None = not given: env or default applies).
 Queue = Annotated[
@@ -45,7 +103,7 @@ Lang = Annotated[str | None, typer.Option(help="page language: en, fr, ja")]
 Output = Annotated[str | None, typer.Option(help="results folder or s3://bucket/prefix")]
 OutputBucket = Annotated[str | None, typer.Option(help="S3 bucket for results (seed flag)")]
 OutputPrefix = Annotated[str | None, typer.Option(help="key prefix inside --output-bucket")]
-Workers = Annotated[int | None, typer.Option(help="parallel Lithops workers")]
+Workers = Annotated[int | None, typer.Option(min=1, help="parallel Lithops workers")]
 Backend = Annotated[str | None, typer.Option(help="Lithops backend (default from lithops.yaml: localhost)")]
 LithopsConfig = Annotated[Path | None, typer.Option(help="Lithops config file (default ./lithops.yaml)")]
 Gpu = Annotated[bool, typer.Option("--gpu", help="use a GPU where the engine can")]
@@ -62,7 +120,7 @@ Direction = Annotated[
     str | None, typer.Option(help="reading order: ltr or rtl (default: rtl for --lang ja, else ltr)")
 ]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")]
-BatchSize = Annotated[int | None, typer.Option(help="micro-batch size N")]
+BatchSize = Annotated[int | None, typer.Option(min=0, help="micro-batch size N (0: max(50, 10 x workers))")]
 BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
 ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
 AllowRoot = Annotated[
@@ -150,6 +208,13 @@ def _manifest_pages(
     return pages, parsed.rejected
 
 
+def _preflight(settings: Settings) -> None:
+    """Before anything is enqueued or received: engine, Lithops config and output (preflight.py)."""
+    from comicocr.preflight import before_consuming
+
+    before_consuming(settings)
+
+
 def _warn_before_consuming(settings: Settings) -> None:
     if settings.gpu:
         from comicocr.engines import engine_class
@@ -164,7 +229,7 @@ def _warn_before_consuming(settings: Settings) -> None:
         )
 
 
-@app.command()
+@app.command(epilog=_examples("run"))
 def run(
     manifest: Annotated[Path, typer.Option(help="CSV with header canonical_id,absolute_image_path")],
     method: Method = None,
@@ -207,6 +272,7 @@ def run(
         vlm_model=model,
         gpu=gpu,
     )
+    _preflight(settings)
     pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
     todo = [p for p in pages if not _has_result(settings.output, p.canonical_id)]
     already = len(pages) - len(todo)
@@ -279,7 +345,7 @@ def _where(output: str) -> str:
     return output if storage.is_s3(output) else str(Path(output).resolve())
 
 
-@app.command()
+@app.command(epilog=_examples("enqueue"))
 def enqueue(
     queue: Annotated[str, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE")],
     manifest: Annotated[Path | None, typer.Option(help="CSV manifest (backfill)")] = None,
@@ -307,6 +373,10 @@ def enqueue(
         raise _fail("give either --manifest or --canonical-id with --image")
     roots = _manifest_roots(manifest, image_path_prefix) if manifest is not None else None
     settings = _settings(queue=queue, output=output, allowed_roots=allow_root, extra_roots=roots)
+    if method is not None:  # the consumers' machines are not this one: only what is checkable here
+        from comicocr.preflight import check_engine
+
+        check_engine(settings, method, on_this_machine=False)
     rejected: list[RejectedRow] = []
     if manifest is not None:
         pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, method)
@@ -340,7 +410,7 @@ def enqueue(
         raise typer.Exit(EXIT_REJECTED)
 
 
-@app.command()
+@app.command(epilog=_examples("consume"))
 def consume(
     queue: Queue = None,
     method: Method = None,
@@ -383,6 +453,7 @@ def consume(
         vlm_model=model,
         gpu=gpu,
     )
+    _preflight(settings)
     _warn_before_consuming(settings)
     stats = _with_pipeline(settings, lambda pipeline: pipeline.consume(until_idle))
     typer.echo(
@@ -392,7 +463,7 @@ def consume(
         raise typer.Exit(EXIT_DEAD_LETTERED)
 
 
-@app.command()
+@app.command(epilog=_examples("redrive"))
 def redrive(
     queue: Queue = None,
     dlq: Annotated[str | None, typer.Option(help="dead-letter queue (default <queue>-dlq)")] = None,
@@ -434,13 +505,15 @@ def _duration(seconds: float) -> str:
     return f"{int(hours)} h {rest / 60:.0f} min" if hours else f"{rest / 60:.0f} min"
 
 
-@app.command()
+@app.command(epilog=_examples("estimate"))
 def estimate(
-    pages: Annotated[int | None, typer.Option(help="how many pages (default: the manifest's rows)")] = None,
+    pages: Annotated[
+        int | None, typer.Option(min=1, help="how many pages (default: the manifest's rows)")
+    ] = None,
     manifest: Annotated[Path | None, typer.Option(help="count the pages of this manifest")] = None,
     method: Method = None,
-    workers: Annotated[int, typer.Option(help="parallel workers (Lambda concurrency, pods...)")] = 100,
-    pages_per_call: Annotated[int, typer.Option(help="pages per Lithops call")] = 25,
+    workers: Annotated[int, typer.Option(min=1, help="parallel workers (Lambda concurrency, pods...)")] = 100,
+    pages_per_call: Annotated[int, typer.Option(min=1, help="pages per Lithops call")] = 25,
 ) -> None:
     """Time and AWS Lambda cost of a run, from measured engine profiles (bench/cost.py)."""
     from comicocr.estimate import estimate as model
@@ -477,7 +550,7 @@ def estimate(
     )
 
 
-@app.command()
+@app.command(epilog=_examples("status"))
 def status(
     queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
 ) -> None:
@@ -507,14 +580,16 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(EXIT_USAGE)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
+    except typer.TyperException as exc:  # typer's own click: usage errors (exit 2), with suggestions
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # the unexpected: one line, no traceback, no secret
         from comicocr.redact import redact
 
         typer.echo(f"error: {type(exc).__name__}: {redact(str(exc))}", err=True)

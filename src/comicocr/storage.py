@@ -13,14 +13,18 @@ import functools
 import os
 import stat
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
-from comicocr.errors import PermanentError, RetryableError
+import structlog
+
+from comicocr.errors import ConfigError, PermanentError, RetryableError
 from comicocr.ids import check_id
 from comicocr.locations import output_problem
 
 RESULT_SUFFIX = "_ocr.json"
+log = structlog.get_logger("comicocr.storage")
 
 
 def is_s3(uri: str) -> bool:
@@ -223,3 +227,22 @@ def write_atomic(
             raise PermanentError(f"cannot write result {location[:200]}: {exc.strerror}") from None
         raise RetryableError(f"cannot write result: {exc.strerror}") from None
     return True
+
+
+def probe_writable(output: str) -> None:
+    """Write and delete a small file under ``output``, or raise ConfigError saying why not:
+    a results location that cannot be written is found before a page is enqueued, not after
+    every page was OCR'd and dead-lettered."""
+    location = f"{output.rstrip('/')}/.comicocr-probe-{uuid.uuid4().hex}"
+    try:
+        write_atomic(location, b"probe", "text/plain")
+    except (PermanentError, RetryableError) as exc:
+        raise ConfigError(f"results cannot be written to {output[:200]}: {exc}") from None
+    try:
+        if is_s3(location):
+            bucket, key = split_s3(location)
+            _s3().delete_object(Bucket=bucket, Key=key)
+        else:
+            os.unlink(location)
+    except Exception as exc:  # written but not deletable: writing works, which is what matters
+        log.warning("storage.probe_left_behind", location=location, error=type(exc).__name__)

@@ -139,3 +139,106 @@ def test_two_runs_on_one_manifest_both_count_every_result(workdir: Path) -> None
     assert "done: 24 of 24 pages have results" in out
     assert "done: 24 of 24 pages have results" in second.stdout
     assert len(list((workdir / "out").rglob("*_ocr.json"))) == 24
+
+
+@pytest.mark.parametrize("command", ["run", "enqueue", "consume", "redrive", "estimate", "status"])
+def test_every_help_works_and_shows_an_example(command: str, tmp_path: Path) -> None:
+    shown = run(command, "--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "Examples:" in shown.stdout
+    assert f"comicocr {command} " in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["run", "--manfest", "m.csv"], "(Possible options: --manifest)"),
+        (["rnu"], "Did you mean 'run'?"),
+        (["run", "--manifest", "m.csv", "--workers", "0"], "--workers"),
+        (["estimate", "--pages", "-5"], "--pages"),
+        ([], "Usage: comicocr"),
+    ],
+)
+def test_usage_errors_exit_2_with_a_suggestion(args: list[str], says: str, tmp_path: Path) -> None:
+    wrong = run(*args, cwd=tmp_path)
+    assert wrong.returncode == 2, wrong.stdout + wrong.stderr
+    assert says in wrong.stdout + wrong.stderr
+    assert "Traceback" not in wrong.stderr
+
+
+def test_version(tmp_path: Path) -> None:
+    from comicocr import __version__
+
+    shown = run("--version", cwd=tmp_path)
+    assert shown.returncode == 0
+    assert shown.stdout.strip() == f"comicocr {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "says"),
+    [
+        (["--method", "tessaract"], {}, "unknown OCR method 'tessaract'; known:"),
+        (
+            ["--method", "tesseract"],
+            {"PATH": str(Path(sys.executable).parent)},
+            "apt-get install tesseract-ocr",
+        ),
+        (["--method", "qwen"], {"OPENROUTER_API_KEY": ""}, "set OPENROUTER_API_KEY"),
+        (["--method", "easyocr", "--lang", "fr"], {}, "no offline weights for 'fr'"),
+        (["--method", "null", "--options-file-is-not-a-flag"], {}, "No such option"),
+        (["--method", "null", "--output", "afile/out"], {}, "results cannot be written to afile/out"),
+        (["--method", "null", "--output", "s3://no-such-bucket-0f3a/ocr"], {}, "NoSuchBucket"),
+        (["--method", "null", "--lithops-config", "missing.yaml"], {}, "cannot read Lithops config"),
+    ],
+)
+def test_preflight_refuses_before_anything_is_enqueued(
+    workdir: Path, flags: list[str], env: dict[str, str], says: str
+) -> None:
+    import os
+
+    (workdir / "afile").write_text("a file where a folder is wanted")
+    before = sorted(p.name for p in workdir.iterdir())
+    refused = subprocess.run(
+        [*CLI, "run", "--manifest", "manifest.csv", *flags],
+        cwd=workdir,
+        env={**os.environ, **env},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert says in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) <= 4  # a line or a usage block, no traceback
+    assert sorted(p.name for p in workdir.iterdir()) == before  # no queue file, no results
+
+
+def test_a_second_ctrl_c_exits_at_once_and_hands_the_page_back(workdir: Path) -> None:
+    import os
+    import signal
+    import time
+
+    # A page that takes a minute: the first Ctrl-C would wait for it; the second must not.
+    # (Its Lithops worker finishes on its own a minute later; nothing waits for it.)
+    env = {**os.environ, "COMICOCR_ENGINE_OPTIONS": '{"seconds": 60}'}
+    (workdir / "one.csv").write_text("canonical_id,absolute_image_path\nbook/slow,page_001.png\n")
+    args = [*CLI, "run", "--manifest", "one.csv", "--output", "out", "--method", "fault_slow"]
+    proc = subprocess.Popen(
+        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # until the page is out with a worker
+        status = run("status", "--queue", "sqlite:///.comicocr/queue.sqlite3", cwd=workdir)
+        if status.returncode == 0 and json.loads(status.stdout)["in_flight"] == 1:
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)
+    started = time.monotonic()
+    stdout, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - started < 10, stderr
+    assert proc.returncode == 130, stdout + stderr
+    after = json.loads(run("status", "--queue", "sqlite:///.comicocr/queue.sqlite3", cwd=workdir).stdout)
+    assert after["visible"] == 1  # back on the queue, not lost

@@ -9,9 +9,12 @@ an attempt to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import threading
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 
@@ -21,6 +24,7 @@ from comicocr.errors import ErrorClass
 from comicocr.redact import redacted
 
 log = structlog.get_logger("comicocr.dispatch")
+T = TypeVar("T")
 
 
 class Dispatcher(Protocol):
@@ -29,11 +33,37 @@ class Dispatcher(Protocol):
     def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]: ...
 
 
+def _in_daemon_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """``fn()`` in a daemon thread. Not ``asyncio.to_thread``: a Lithops wait can outlive its
+    deadline or an abort (the job runs on), and the default executor's threads are joined at
+    exit, so a second Ctrl-C would wait for the batch. A daemon thread is left behind."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(outcome: Callable[[], None]) -> None:
+        if not future.done():  # cancelled meanwhile: nobody waits for it
+            outcome()
+
+    def target() -> None:
+        try:
+            result = fn()
+        except BaseException as exc:
+            error = exc  # the name ``exc`` is gone once the except block ends
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is listening
+                loop.call_soon_threadsafe(settle, lambda: future.set_exception(error))
+        else:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle, lambda: future.set_result(result))
+
+    threading.Thread(target=target, name="comicocr-dispatch", daemon=True).start()
+    return future
+
+
 async def _run(dispatcher: Dispatcher, dispatches: list[Dispatch], deadline_s: float) -> list[list[Outcome]]:
     # The deadline lives here, on the asyncio side (Lithops' wait(timeout=) uses SIGALRM).
     chunks = [d.chunk for d in dispatches]
     try:
-        return await asyncio.wait_for(asyncio.to_thread(dispatcher.run_chunks, chunks), deadline_s)
+        return await asyncio.wait_for(_in_daemon_thread(lambda: dispatcher.run_chunks(chunks)), deadline_s)
     except Exception as exc:
         error = "dispatch timed out" if isinstance(exc, TimeoutError) else f"dispatch failed: {exc}"
         log.warning("batch.dispatch_failed", error=redacted(error))

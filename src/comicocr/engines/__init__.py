@@ -10,6 +10,7 @@ from comicocr.engines.base import (
     available,
     engine_class,
     load_engine,
+    resolve,
 )
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "available",
     "engine_class",
     "load_engine",
+    "resolve",
 ]

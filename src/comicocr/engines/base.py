@@ -18,6 +18,7 @@ A new engine subclasses ``Engine`` with its own ``Options`` model; ``null.py`` i
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -72,6 +73,13 @@ class Engine(ABC, Generic[OptionsT]):
         self.gpu = gpu
 
     @classmethod
+    def check_ready(cls, options: Any, lang: str) -> None:
+        """Raise ConfigError, one line naming the fix, when this machine cannot run the engine
+        (a missing extra, program, language pack, model or key). Cheap: no model is loaded.
+        Run before anything is enqueued, where the workers run (Lithops localhost); a cloud
+        runtime image is checked when it is built."""
+
+    @classmethod
     def request_tokens(cls, options: Any) -> int:
         """Tokens one page may use, booked in the pacer (paced engines only)."""
         return 0
@@ -87,6 +95,13 @@ class Engine(ABC, Generic[OptionsT]):
 
 
 EngineClass = type[Engine[Any]]
+
+
+def require_modules(engine: str, *modules: str, fix: str) -> None:
+    """ConfigError when a module an engine imports is not installed (found without importing it)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ConfigError(f"engine {engine!r} needs {', '.join(missing)}, which is not installed: {fix}")
 
 
 # Registered only when FAULTS_VAR is set, so a message cannot select them in production.
@@ -153,6 +168,23 @@ class Catalog:
 
 
 CATALOG = Catalog()
+
+
+def resolve(name: str, options: Mapping[str, object], lang: str) -> tuple[EngineClass, EngineOptions]:
+    """The engine and validated options a page would get, or ConfigError saying why not."""
+    cls = engine_class(name)
+    if lang not in cls.languages:
+        raise ConfigError(
+            f"engine {name!r} does not read language {lang!r} (it reads: {', '.join(cls.languages)})"
+        )
+    try:
+        return cls, cls.Options.model_validate(dict(options))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"bad options for engine {name!r}: {where + ': ' if where else ''}{err['msg']}"
+        ) from None
 
 
 def load_engine(name: str, options: Mapping[str, object], lang: str, gpu: bool) -> Engine[Any]:

@@ -16,7 +16,7 @@ from PIL import Image
 from pydantic import Field
 
 from comicocr.contract import Region
-from comicocr.engines.base import Engine, EngineOptions, Recognition
+from comicocr.engines.base import Engine, EngineOptions, Recognition, require_modules
 from comicocr.errors import ConfigError, PermanentError
 
 # EasyOCR's language codes by ours; only English ships as a registry package.
@@ -35,6 +35,19 @@ class EasyOCREngine(Engine[EasyOCROptions]):
     supports_gpu: ClassVar[bool] = True
     operator_options: ClassVar[frozenset[str]] = frozenset({"model_dir"})
     Options: ClassVar[type[EngineOptions]] = EasyOCROptions
+
+    @classmethod
+    def check_ready(cls, options: EasyOCROptions, lang: str) -> None:
+        fix = "pip install 'comicocr[easyocr]' (scripts/setup does)"
+        require_modules(cls.name, "easyocr", "torch", fix=fix)
+        if options.model_dir or os.environ.get("COMICOCR_EASYOCR_MODEL_DIR"):
+            return
+        if lang != "en":
+            raise ConfigError(
+                f"easyocr has no offline weights for {lang!r}: put them in a folder and set the "
+                "engine option model_dir (or COMICOCR_EASYOCR_MODEL_DIR)"
+            )
+        require_modules(cls.name, "easyocr_en_models", fix=fix)
 
     def __init__(self, options: EasyOCROptions, lang: str, gpu: bool) -> None:
         super().__init__(options, lang, gpu)

