@@ -14,6 +14,7 @@ Engines run in this process, one thread each (OMP_THREAD_LIMIT=1), as in a Litho
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 from typing import Any
@@ -90,6 +91,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5000)
     parser.add_argument("--width", type=int, default=1600)
     parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--options", type=json.loads, default={}, help="engine options, JSON")
     parser.add_argument("--show", action="store_true", help="print each page read with errors")
     args = parser.parse_args()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
@@ -101,7 +103,7 @@ def main() -> None:
     for name in args.engines:
         for lang in args.langs:
             try:
-                engine = load_engine(name, {}, lang, gpu=False)
+                engine = load_engine(name, args.options, lang, gpu=False)
             except Exception as exc:  # an engine that does not read this language
                 print(f"| {name} | {lang} | - | - | {type(exc).__name__}: {str(exc)[:60]} | | | | |")
                 continue

@@ -1,7 +1,7 @@
 """The ``comicocr`` command line: builds Settings once and passes them down.
 
 Exit codes: 0 every page has a result; 1 unexpected error; 2 bad usage or
-configuration; 3 some page ended in the dead-letter queue; 4 some manifest row was
+configuration; 3 some page ended in the dead-letter queue (or, after ``run``, has no result); 4 some manifest row was
 rejected (and no page was dead-lettered); 130 ``run`` was interrupted (SIGINT/SIGTERM) before
 every page was done (``consume`` exits 0 after a graceful stop: that is its normal end).
 """
@@ -98,7 +98,13 @@ def _main(
 Queue = Annotated[
     str | None, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE (embedded queue)")
 ]
-Method = Annotated[str | None, typer.Option(help="OCR engine: tesseract, paddleocr, null")]
+Method = Annotated[
+    str | None,
+    typer.Option(
+        help="OCR engine: paddleocr, tesseract, easyocr, qwen, gemma, deepseek, vlm, null"
+        " (default: paddleocr when installed, else tesseract)"
+    ),
+]
 Lang = Annotated[str | None, typer.Option(help="page language: en, fr, ja")]
 Output = Annotated[str | None, typer.Option(help="results folder or s3://bucket/prefix")]
 OutputBucket = Annotated[str | None, typer.Option(help="S3 bucket for results (seed flag)")]
@@ -162,6 +168,12 @@ def _settings(
         raise ConfigError(f"{where + ': ' if where else ''}{why}") from None
     if extra_roots:
         settings = settings.model_copy(update={"allowed_roots": [*extra_roots, *settings.allowed_roots]})
+    if not flags.get("method") and not os.environ.get("COMICOCR_METHOD"):
+        from comicocr.engines import best_installed
+
+        notice = best_installed(settings.lang)[1]
+        if notice:
+            typer.echo(f"notice: {notice}", err=True)
     return settings
 
 
@@ -300,7 +312,12 @@ def run(
     # What is true at the end: this manifest's results that exist now, whoever wrote them
     # (another run finishing the same pages counts too).
     finished = stats.finished_ids or set()
-    done = sum(1 for p in todo if p.canonical_id in finished or _has_result(settings.output, p.canonical_id))
+    missing = [
+        p.canonical_id
+        for p in todo
+        if p.canonical_id not in finished and not _has_result(settings.output, p.canonical_id)
+    ]
+    done = len(todo) - len(missing)
     # Another run (or consumer) on the same queue may have written some of them meanwhile.
     by_others = max(0, done - stats.outcomes["done"])
     typer.echo(
@@ -327,6 +344,14 @@ def run(
         typer.echo("interrupted: the pages not done are back on the queue; run again to finish them")
         raise typer.Exit(EXIT_INTERRUPTED)
     if stats.dead or report.failed:
+        raise typer.Exit(EXIT_DEAD_LETTERED)
+    # Neither done nor dead-lettered here: another consumer dead-lettered it, or an SQS FIFO
+    # queue dropped its message as a repeat of one sent in the last 5 minutes. Never exit 0.
+    for cid in missing[:20]:
+        typer.echo(f"not done: {cid} (look in the dead-letter queue: comicocr redrive --dry-run)")
+    if missing:
+        if len(missing) > 20:
+            typer.echo(f"not done: {len(missing) - 20} more")
         raise typer.Exit(EXIT_DEAD_LETTERED)
     if rejected:
         raise typer.Exit(EXIT_REJECTED)

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     output: str = Field("results", description="folder or s3://bucket/prefix for <id>_ocr.json")
 
     # what to run
-    method: str = "tesseract"
+    method: str = Field(
+        "", description="OCR engine; empty: the best installed one (paddleocr, else tesseract)"
+    )
     lang: str = Field("en", pattern="^(en|fr|ja)$")
     engine_options: dict[str, object] = Field(default_factory=dict)
     reading_direction: str | None = Field(None, pattern="^(ltr|rtl)$")
@@ -97,6 +99,14 @@ class Settings(BaseSettings):
             if problem:
                 raise ValueError(problem)
         return value
+
+    @model_validator(mode="after")
+    def _best_method(self) -> Self:
+        if not self.method:
+            from comicocr.engines import best_installed  # engines load only when asked
+
+            self.method = best_installed(self.lang)[0]
+        return self
 
     @model_validator(mode="after")
     def _batch_size(self) -> Self:

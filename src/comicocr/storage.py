@@ -8,6 +8,7 @@ never sees half a result and a redelivered page overwrites the same key.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -234,6 +235,8 @@ def probe_writable(output: str) -> None:
     a results location that cannot be written is found before a page is enqueued, not after
     every page was OCR'd and dead-lettered."""
     location = f"{output.rstrip('/')}/.comicocr-probe-{uuid.uuid4().hex}"
+    # Folders the probe creates are removed again: a run refused later leaves nothing behind.
+    made = [] if is_s3(output) else [p for p in [Path(output), *Path(output).parents] if not p.exists()]
     try:
         write_atomic(location, b"probe", "text/plain")
     except (PermanentError, RetryableError) as exc:
@@ -246,3 +249,6 @@ def probe_writable(output: str) -> None:
             os.unlink(location)
     except Exception as exc:  # written but not deletable: writing works, which is what matters
         log.warning("storage.probe_left_behind", location=location, error=type(exc).__name__)
+    for folder in made:  # deepest first
+        with contextlib.suppress(OSError):
+            folder.rmdir()

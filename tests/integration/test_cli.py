@@ -122,9 +122,10 @@ def test_two_runs_on_one_manifest_both_count_every_result(workdir: Path) -> None
     (workdir / "two.csv").write_text("canonical_id,absolute_image_path\n" + rows)
     env = {**os.environ, "COMICOCR_ENGINE_OPTIONS": '{"seconds": 0.3}', "COMICOCR_BATCH_SIZE": "4"}
     args = [*CLI, "run", "--manifest", "two.csv", "--output", "out", "--method", "fault_slow"]
-    first = subprocess.Popen(
-        args, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    # Files, not pipes: nobody reads the first run's output until the second has finished,
+    # and a full pipe would stall it mid-batch.
+    log_out, log_err = (workdir / "first.out").open("w+"), (workdir / "first.err").open("w+")
+    first = subprocess.Popen(args, cwd=workdir, env=env, stdout=log_out, stderr=log_err, text=True)
     deadline = time.monotonic() + 120
     while not list((workdir / "out").rglob("*_ocr.json")) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -133,7 +134,10 @@ def test_two_runs_on_one_manifest_both_count_every_result(workdir: Path) -> None
     second = subprocess.run(
         args, cwd=workdir, env=env, check=False, capture_output=True, text=True, timeout=240
     )
-    out, err = first.communicate(timeout=240)
+    first.wait(timeout=240)
+    log_out.close()
+    log_err.close()
+    out, err = (workdir / "first.out").read_text(), (workdir / "first.err").read_text()
     assert first.returncode == 0, out + err
     assert second.returncode == 0, second.stdout + second.stderr
     assert "done: 24 of 24 pages have results" in out

@@ -153,3 +153,25 @@ async def _drain(queue: LocalQueue, dead: bool = False) -> list[Message]:
         if not got:
             return out
         out += got
+
+
+async def test_a_queue_that_cannot_delay_holds_throttled_pages_back(tmp_path: Path) -> None:
+    from comicocr.contract import Throttled
+
+    now = [1_000_000.0]
+    queue = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3", clock=lambda: now[0])
+    queue.delays_messages = False  # as an SQS FIFO queue: a re-send would come straight back
+    await queue.send_batch([Outgoing("throttled"), Outgoing("flaky")])
+    throttled, flaky = await queue.receive(10, 0, 300)
+    actions = [
+        decide(Throttled("0", "a", "429", retry_after_s=30), throttled),
+        decide(failed("retryable", "timeout"), flaky),  # counted: re-sent with its attempt
+    ]
+    assert not (await acker.apply(queue, actions)).unsettled
+    now[0] += 11
+    (back,) = await queue.receive(10, 0, 300)
+    assert (back.body, back.attributes[acker.ATTEMPTS_ATTR]) == ("flaky", "1")
+    now[0] += 20  # the throttled one: the same message, hidden for its 30 s
+    (later,) = await queue.receive(10, 0, 300)
+    assert (later.id, later.receive_count) == (throttled.id, 2)
+    await queue.close()

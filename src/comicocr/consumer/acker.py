@@ -180,18 +180,25 @@ async def _apply(queue: Queue, actions: list[Action]) -> AckResult:
         return await queue.delete_batch([a.message.receipt for a in group])
 
     async def hand_back(group: list[Action]) -> list[int]:
-        return await queue.change_visibility_batch([(a.message.receipt, 0) for a in group])
+        return await queue.change_visibility_batch([(a.message.receipt, a.delay_s) for a in group])
 
+    retries = [a for a in actions if a.kind == "retry"]
+    # A retry that counts no attempt (throttling) needs no new attributes: where the queue
+    # cannot delay a message (FIFO), the original is held back by its visibility instead, or
+    # it would come straight back, again and again, while the service is throttling.
+    held = [] if queue.delays_messages else [a for a in retries if a.attempts == attempts_of(a.message)]
+    held_ids = {id(a) for a in held}
+    resent = [a for a in retries if id(a) not in held_ids]
     # Forward first (DLQ or re-send); only what was forwarded gets deleted.
     (dead_ok, dead_bad), (retry_ok, retry_bad) = await asyncio.gather(
         _call_in_tens([a for a in actions if a.kind == "dead"], dead, "dead_letter"),
-        _call_in_tens([a for a in actions if a.kind == "retry"], resend, "resend"),
+        _call_in_tens(resent, resend, "resend"),
     )
     deleted, undeleted = await _call_in_tens(
         [a for a in actions if a.kind == "delete"] + dead_ok + retry_ok, delete, "delete"
     )
     handed, not_handed = await _call_in_tens(
-        [a for a in actions if a.kind == "hand_back"], hand_back, "hand_back"
+        [a for a in actions if a.kind == "hand_back"] + held, hand_back, "hand_back"
     )
     out.applied = deleted + handed
     out.unsettled = dead_bad + retry_bad + undeleted + not_handed

@@ -78,7 +78,7 @@ class Consumer:
         """Begin a graceful stop; a second call aborts (safe to call from a signal handler).
         ``idle``: the queue ran dry in until-idle mode, which is no interruption."""
         self.stats.interrupted = self.stats.interrupted or not idle
-        if self._stopping.is_set():
+        if self._stopping.is_set() and not idle:  # running dry twice is no reason to abort
             log.warning("consumer.abort", held=len(self._held))
             self._abort.set()
         self._stopping.set()

@@ -136,6 +136,28 @@ def engine_class(name: str) -> EngineClass:
     return cls
 
 
+# Best first, by order-free recall and precision on real pages (bench/real_pages.py, README).
+PREFERRED = ("paddleocr", "tesseract")
+
+
+@functools.cache
+def best_installed(lang: str) -> tuple[str, str | None]:
+    """The default engine: the best of ``PREFERRED`` that is ready here, with a one-line notice
+    when a better one was passed over (None when the best one is ready). When none is ready,
+    the last; preflight then says what it lacks."""
+    passed_over: list[str] = []
+    for name in PREFERRED:
+        try:
+            cls, options = resolve(name, {}, lang)
+            cls.check_ready(options, lang)
+        except Exception as exc:  # ConfigError, or a broken install: pass it over, say why
+            passed_over.append(f"{name} ({exc})")
+            continue
+        notice = f"using {name}: {'; '.join(passed_over)}" if passed_over else None
+        return name, notice
+    return PREFERRED[-1], None
+
+
 def available() -> list[str]:
     """Every engine name that can be asked for."""
     return sorted(_entry_points())

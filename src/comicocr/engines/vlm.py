@@ -24,6 +24,7 @@ import os
 import random
 import time
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from PIL import Image
 from pydantic import Field
@@ -89,8 +90,8 @@ class VLMEngine(Engine[VLMOptions]):
         base = options.base_url or os.environ.get("COMICOCR_VLM_BASE_URL") or DEFAULT_BASE_URL
         if "openrouter.ai" in base and not os.environ.get(options.api_key_env):
             raise ConfigError(
-                f"no API key for {base}: set {options.api_key_env} (or --api-key) for the consumer"
-                " and its workers"
+                f"no API key for {urlsplit(base).hostname}: set {options.api_key_env} (or --api-key)"
+                " for the consumer and its workers"
             )
 
     def __init__(self, options: VLMOptions, lang: str, gpu: bool) -> None:

@@ -80,6 +80,9 @@ class MoveUnsupported(Exception):
 
 class Queue(Protocol):
     address: str
+    # Whether a message sent with ``delay_s`` waits that long (an SQS FIFO queue has no
+    # per-message delay: the consumer then holds a throttled page back by its visibility).
+    delays_messages: bool
 
     @property
     def dead_letters(self) -> Queue:

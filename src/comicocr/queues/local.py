@@ -74,7 +74,11 @@ class _Store:
                     raise self._damaged(str(verdict)[:200])
                 db.executescript(_SCHEMA)
                 if "dedup" not in {row[1] for row in db.execute("PRAGMA table_info(messages)")}:
-                    db.execute("ALTER TABLE messages ADD COLUMN dedup TEXT")
+                    try:
+                        db.execute("ALTER TABLE messages ADD COLUMN dedup TEXT")
+                    except sqlite3.OperationalError as exc:  # another process added it first
+                        if "duplicate column" not in str(exc):
+                            raise
                 db.execute(_DEDUP)
             except BaseException:
                 db.close()
@@ -132,6 +136,7 @@ class LocalQueue:
         _store: _Store | None = None,
     ) -> None:
         self.address = address
+        self.delays_messages = True
         self.path = path_from_address(address)
         self.max_receives = max_receives
         self.clock = clock

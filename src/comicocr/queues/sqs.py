@@ -15,7 +15,8 @@ Two ways to name a queue:
 A name ending in ``.fifo`` is a FIFO queue (its dead-letter queue: ``NAME-dlq.fifo``). Each page is
 its own message group, so pages do not wait for each other; a page's first message is
 deduplicated by its canonical id for SQS's 5-minute window; FIFO queues have no per-message
-delay, so a retry there comes back without the backoff (its attempt is still counted).
+delay (``delays_messages`` is False): the acker holds a throttled page back by its visibility
+instead, and a failed attempt's retry comes back without backoff (its attempt still counts).
 
 Credentials come from the standard chain. A queue and its dead-letter queue share one client.
 """
@@ -147,6 +148,7 @@ class SQSQueue:
         self.address = address
         self.name = queue_name(address)
         self.fifo = self.name.endswith(".fifo")
+        self.delays_messages = not self.fifo
         self.visibility_s = visibility_s
         self._url = _url_of(address)
         self._client = _client or _Client(endpoint_of(address))
