@@ -1,9 +1,10 @@
 """The ``comicocr`` command line: builds Settings once and passes them down.
 
 Exit codes: 0 every page has a result; 1 unexpected error; 2 bad usage or
-configuration; 3 some page ended in the dead-letter queue (or, after ``run``, has no result); 4 some manifest row was
-rejected (and no page was dead-lettered); 130 ``run`` was interrupted (SIGINT/SIGTERM) before
-every page was done (``consume`` exits 0 after a graceful stop: that is its normal end).
+configuration; 3 some page ended in the dead-letter queue (or, after ``run``, has no result);
+4 some manifest row was rejected (and no page was dead-lettered); 130 ``run`` was interrupted
+(SIGINT/SIGTERM) before every page was done (``consume`` exits 0 after a graceful stop:
+that is its normal end).
 """
 
 from __future__ import annotations
