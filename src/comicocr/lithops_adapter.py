@@ -14,7 +14,9 @@ import contextlib
 import copy
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 from importlib import resources
 from pathlib import Path
@@ -67,6 +69,7 @@ class LithopsDispatcher:
     """Runs chunks of pages through one FunctionExecutor and returns per-page outcomes."""
 
     def __init__(self, config: dict[str, Any], task_timeout_s: int | None = None) -> None:
+        self._temp_dir = _private_temp_dir() if config["lithops"]["backend"] == "localhost" else None
         import lithops
 
         self.task_timeout_s = task_timeout_s  # Lithops ends a call that runs longer
@@ -146,3 +149,23 @@ class LithopsDispatcher:
                 self._fe.clean(clean_cloudobjects=True, force=True, on_exit=True)
             except Exception:
                 log.debug("lithops clean at close failed", exc_info=True)
+            if self._temp_dir is not None:
+                shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+
+def _private_temp_dir() -> str | None:
+    """A Lithops temp folder of this process's own, made before Lithops is imported.
+
+    Lithops' localhost backend keeps its package copy, runner, job files and storage in one
+    folder per user (``tempfile.gettempdir()/lithops-USER``, fixed when lithops is imported).
+    Two consumers on one machine then replace each other's copy while a job process imports
+    from it: ``ModuleNotFoundError: lithops.monitoring.job_monitor`` and a job that never
+    ends (measured: two ``run``s beside a third executor). Job processes inherit TMPDIR, so
+    they find the same folder. Returns None when Lithops is already imported (too late).
+    """
+    if "lithops" in sys.modules:
+        return None
+    path = tempfile.mkdtemp(prefix="comicocr-lithops-")
+    os.environ["TMPDIR"] = path
+    tempfile.tempdir = None  # gettempdir() caches: let it read TMPDIR again
+    return path
