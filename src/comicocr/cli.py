@@ -169,7 +169,7 @@ def _settings(
         raise ConfigError(f"{where + ': ' if where else ''}{why}") from None
     if extra_roots:
         settings = settings.model_copy(update={"allowed_roots": [*extra_roots, *settings.allowed_roots]})
-    if not flags.get("method") and not os.environ.get("COMICOCR_METHOD"):
+    if "method" in flags and not flags["method"] and not os.environ.get("COMICOCR_METHOD"):
         from comicocr.engines import best_installed
 
         notice = best_installed(settings.lang)[1]
