@@ -24,7 +24,7 @@ def check_engine(settings: Settings, method: str | None = None, *, on_this_machi
     spec = chunk_spec(probe, settings, paced=cls.paced).engine
     cls, options = resolve(name, spec.options, spec.lang)
     if on_this_machine:
-        cls.check_ready(options, settings.lang)
+        cls.check_ready(options, spec.lang)
 
 
 def lithops_config(settings: Settings) -> dict[str, Any]:

@@ -211,13 +211,9 @@ def resolve(name: str, options: Mapping[str, object], lang: str) -> tuple[Engine
 
 def load_engine(name: str, options: Mapping[str, object], lang: str, gpu: bool) -> Engine[Any]:
     """Build an engine inside a worker; bad options or language are permanent errors."""
-    cls = engine_class(name)
-    if lang not in cls.languages:
-        raise PermanentError(
-            f"engine {name!r} does not read language {lang!r} (it reads: {', '.join(cls.languages)})"
-        )
+    engine_class(name)  # an unknown or broken engine stays a ConfigError
     try:
-        opts = cls.Options.model_validate(dict(options))
-    except ValidationError as exc:
-        raise PermanentError(f"bad options for engine {name!r}: {exc.errors()[0]['msg']}") from None
+        cls, opts = resolve(name, options, lang)
+    except ConfigError as exc:  # the page's language or options: that page's fault
+        raise PermanentError(str(exc)) from None
     return cls(opts, lang, gpu)
