@@ -188,5 +188,9 @@ def test_queue_server_restart_mid_run(second_server: str, sample_pages: Path, tm
         f"final {len(results(out))} results, summary {stdout.strip()}"
     )
     assert proc.returncode == 0, stderr[-2000:]
-    assert "queue.receive_failed" in stderr
+    # The consumer met the outage: a receive or an ack failed (which one depends on where it was
+    # when the server went: all 40 pages may be in one batch, with no receive due in those 3 s).
+    assert any(
+        event in stderr for event in ("queue.receive_failed", "ack.delete_failed", "ack.resend_failed")
+    )
     assert_one_valid_result_per_page(out, n)
