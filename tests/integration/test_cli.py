@@ -184,8 +184,9 @@ def test_version(tmp_path: Path) -> None:
         (["--method", "tessaract"], {}, "unknown OCR method 'tessaract'; known:"),
         (
             ["--method", "tesseract"],
-            {"PATH": str(Path(sys.executable).parent)},
-            "apt-get install tesseract-ocr",
+            {"TESSDATA_PREFIX": "/nonexistent-tessdata"},
+            "tesseract language data eng not found in $TESSDATA_PREFIX (/nonexistent-tessdata): "
+            "apt-get install tesseract-ocr-eng",
         ),
         (["--method", "qwen"], {"OPENROUTER_API_KEY": ""}, "set OPENROUTER_API_KEY"),
         (["--method", "easyocr", "--lang", "fr"], {}, "no offline weights for 'fr'"),

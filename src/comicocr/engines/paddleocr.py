@@ -20,6 +20,7 @@ from PIL import Image
 from pydantic import Field
 
 from comicocr.contract import Region
+from comicocr.engines import tiles
 from comicocr.engines.base import Engine, EngineOptions, Recognition, require_modules
 from comicocr.errors import ConfigError
 
@@ -124,7 +125,23 @@ class PaddleOCREngine(Engine[PaddleOptions]):
         }
 
     def recognize(self, image: Image.Image) -> Recognition:
-        bgr = np.ascontiguousarray(np.asarray(image.convert("RGB"))[:, :, ::-1])
+        """Small images are scaled up and long ones read in tiles (tiles.py): PaddleOCR would
+        shrink a webtoon strip to 4000 px, and leave a balloon crop's lettering too small."""
+        scale = tiles.upscale_factor(image.width, image.height)
+        if scale > 1.0:
+            size = (round(image.width * scale), round(image.height * scale))
+            image = image.resize(size, Image.Resampling.LANCZOS)
+        bgr = np.asarray(image.convert("RGB"))[:, :, ::-1]  # a view: tiles are cut from it, not copies of it
+        read = [
+            (tile, self._read(np.ascontiguousarray(bgr[tile.y0 : tile.y1, tile.x0 : tile.x1])))
+            for tile in tiles.tiles(image.width, image.height)
+        ]
+        regions = read[0][1] if len(read) == 1 else tiles.merge(read, image.width, image.height)
+        if scale > 1.0:
+            regions = [tiles.shift(region, 0, 0, scale) for region in regions]
+        return Recognition(regions)
+
+    def _read(self, bgr: np.ndarray) -> list[Region]:
         regions = []
         for page in self._ocr.predict(bgr):
             for text, score, box, poly in zip(
@@ -137,4 +154,4 @@ class PaddleOCREngine(Engine[PaddleOptions]):
                 regions.append(
                     Region(text.strip(), round(float(score), 4), (x0, y0, x1 - x0, y1 - y0), polygon)
                 )
-        return Recognition(regions)
+        return regions

@@ -22,7 +22,7 @@ class Block:
     y: int
     w: int
     h: int
-    glyph_size: float  # median glyph height (horizontal text) or width (vertical)
+    glyph_size: float  # the page's glyph height (horizontal text) or width (vertical)
 
 
 def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> tuple[list[Block], np.ndarray]:
@@ -42,16 +42,20 @@ def find_text_blocks(gray: np.ndarray, vertical: bool = False) -> tuple[list[Blo
     page = min(height, width)
     # A glyph is between ~0.4% and ~6% of the page's short side, not a long thin stroke
     # (frames, hatching, speed lines) and not a hollow outline (balloons, panel borders).
+    # On a small image (a balloon crop, a strip of one row) lettering is a larger share of
+    # the short side: allow glyphs up to 48 px tall there, at most half the short side.
+    max_h = max(0.06 * page, min(48.0, page / 2))
+    max_w = max(0.08 * page, min(64.0, page / 2))
     fill = areas / np.maximum(ws * hs, 1)
     is_glyph = (
         (hs >= max(6, 0.004 * page))
-        & (hs <= 0.06 * page)
-        & (ws <= 0.08 * page)
+        & (hs <= max_h)
+        & (ws <= max_w)
         & (ws >= 1)
         & (fill >= 0.08)
         & (np.maximum(ws, hs) <= 12 * np.maximum(np.minimum(ws, hs), 2))
     )
-    too_big = (hs > 0.06 * page) | (ws > 0.08 * page)
+    too_big = (hs > max_h) | (ws > max_w)
     cleaned = gray.copy()
     cleaned[np.isin(labels, np.flatnonzero(too_big) + 1)] = 255
     keep = np.flatnonzero(is_glyph) + 1
