@@ -1,7 +1,10 @@
-"""Accuracy of each engine on generated comic pages with ground truth, as a Markdown table.
+"""Accuracy of each engine on generated comic pages and on real ones, as Markdown tables.
 
     .venv/bin/python bench/accuracy.py --engines tesseract paddleocr --langs en fr ja \\
-        --variants clean jpeg scan --pages 6
+        --variants clean jpeg scan --pages 6 [--real DIR] [--real-kinds page small strip]
+
+Real pages (second table, order-free bag scores, beside whole-page ``plain-tesseract``): see
+real_pages.py; by default ``../shared/realdev`` when it is there, ``--real ''`` skips them.
 
 Columns, per engine x language x variant (pages made by comicocr.samples, never seen by the
 engines' authors): page CER in reading order (whitespace-normalised, against the truth's
@@ -17,8 +20,10 @@ import argparse
 import json
 import os
 import resource
+from pathlib import Path
 from typing import Any
 
+import real_pages  # bench/ is on sys.path when this file runs as a script
 from rapidfuzz.distance import Levenshtein
 
 from comicocr import layout
@@ -93,6 +98,8 @@ def main() -> None:
     parser.add_argument("--height", type=int, default=2400)
     parser.add_argument("--options", type=json.loads, default={}, help="engine options, JSON")
     parser.add_argument("--show", action="store_true", help="print each page read with errors")
+    parser.add_argument("--real", default=str(real_pages.DEFAULT_DIR), help="folder of real pages ('' skips)")
+    parser.add_argument("--real-kinds", nargs="+", default=["page"], choices=list(real_pages.KINDS))
     args = parser.parse_args()
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     print(
@@ -119,6 +126,10 @@ def main() -> None:
                     f"| {s['balloon_cer']:.3f} | {s['recall']:.3f} | {s['cpu']:.2f} | {rss:.0f} |",
                     flush=True,
                 )
+    if args.real and Path(args.real).is_dir():
+        print()
+        engines = [*args.engines, *(["plain-tesseract"] if "tesseract" in args.engines else [])]
+        real_pages.table(engines, Path(args.real), args.langs, args.real_kinds, options=args.options)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from comicocr import logs, storage
+from comicocr import archives, logs, storage
 from comicocr.errors import ConfigError, PageError
 from comicocr.settings import Settings
 
@@ -204,21 +204,41 @@ def _manifest_pages(
 ) -> tuple[list[PageMessage], list[RejectedRow]]:
     """Read a manifest; reject rows outside the allowed roots with their line numbers."""
     from comicocr.manifest import RejectedRow, read_manifest
-    from comicocr.messages import PageMessage
 
     parsed = read_manifest(manifest, image_path_prefix)
-    rows = []
+    pages: list[PageMessage] = []
+    ids = {row.canonical_id for row in parsed.rows}
     for row in parsed.rows:
         try:
             storage.check_allowed(row.image_path, settings.allowed_roots, settings.allow_http)
         except PageError as exc:
             parsed.rejected.append(RejectedRow(row.line, f"{exc} (add --allow-root to read from there)"))
             continue
-        rows.append(row)
+        try:
+            found, refused = archives.expand(row.canonical_id, row.image_path)
+        except PageError as exc:
+            parsed.rejected.append(RejectedRow(row.line, f"{row.image_path[:200]}: {exc}"))
+            continue
+        parsed.rejected += [
+            RejectedRow(row.line, f"{row.image_path[:200]}: {r.where}: {r.reason}") for r in refused
+        ]
+        for page in found:
+            if len(found) > 1 and page.canonical_id in ids:  # an archive's page named like another row
+                parsed.rejected.append(RejectedRow(row.line, f"duplicate canonical_id {page.canonical_id!r}"))
+                continue
+            ids.add(page.canonical_id)
+            pages.append(_page_message(page, method))
     for bad in sorted(parsed.rejected, key=lambda r: r.line):
         typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
-    pages = [PageMessage(canonical_id=r.canonical_id, image_path=r.image_path, method=method) for r in rows]
     return pages, parsed.rejected
+
+
+def _page_message(page: archives.Page, method: str | None) -> PageMessage:
+    from comicocr.messages import PageMessage
+
+    return PageMessage(
+        canonical_id=page.canonical_id, image_path=page.image_path, member=page.member, method=method
+    )
 
 
 def _preflight(settings: Settings) -> None:
@@ -410,9 +430,18 @@ def enqueue(
         if not image:
             raise _fail("--canonical-id needs --image")
         try:
-            pages = [PageMessage(canonical_id=canonical_id or "", image_path=image, method=method)]
+            PageMessage(canonical_id=canonical_id or "", image_path=image)  # the id and path are sane
+            found, refused = archives.expand(canonical_id or "", image)
         except ValidationError as exc:
             raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
+        except PageError as exc:
+            raise _fail(f"{image[:200]}: {exc}") from None
+        from comicocr.manifest import RejectedRow
+
+        for r in refused:
+            typer.echo(f"rejected: {image[:200]}: {r.where}: {r.reason}", err=True)
+            rejected.append(RejectedRow(0, f"{r.where}: {r.reason}"))
+        pages = [_page_message(page, method) for page in found]
 
     skipped = 0
     if output is not None:

@@ -92,6 +92,7 @@ class PageJob:
     canonical_id: str
     image_path: str
     send_at: float | None = None  # paced pages: the epoch second the request may go
+    member: str | None = None  # the page inside the archive at image_path (archives.py)
 
 
 @dataclass(frozen=True)

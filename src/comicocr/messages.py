@@ -35,6 +35,9 @@ class PageMessage(BaseModel):
 
     canonical_id: str = Field(min_length=1)
     image_path: str = Field(min_length=1, max_length=4096)
+    member: str | None = Field(
+        default=None, min_length=1, max_length=1024
+    )  # a page inside the archive at image_path
     method: str | None = None
     lang: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)

@@ -25,9 +25,10 @@ def build_result(
     lang: str,
     direction: str,
     duration_s: float,
+    source_member: str | None = None,
 ) -> dict[str, Any]:
     """One page's result. ``regions`` must already be in reading order."""
-    return {
+    result = {
         # the seed's schema, unchanged
         "canonical_id": canonical_id,
         "source_image_path": source_image_path,
@@ -44,6 +45,9 @@ def build_result(
         "reading_direction": direction,
         "duration_s": round(duration_s, 3),
     }
+    if source_member is not None:  # a page of a CBZ: source_image_path is the archive
+        result["source_archive_member"] = source_member
+    return result
 
 
 def encode(result: dict[str, Any]) -> bytes:

@@ -12,7 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from comicocr import images, layout, results, storage
+from comicocr import archives, images, layout, results, storage
 from comicocr.contract import Chunk, Done, Outcome, PageJob, Skipped, Throttled, failed
 from comicocr.engines.base import Engine, load_engine
 from comicocr.errors import ConfigError, ErrorClass, PageError, ThrottledError
@@ -71,7 +71,10 @@ class PageReader:
         if spec.skip_existing and storage.exists(location):
             return Skipped(page.key, page.canonical_id, location)
         storage.check_allowed(page.image_path, list(spec.allowed_roots), spec.allow_http)
-        data = storage.read_bytes(page.image_path, spec.max_image_bytes)
+        if page.member is None:
+            data = storage.read_bytes(page.image_path, spec.max_image_bytes)
+        else:
+            data = archives.read_member(page.image_path, page.member, spec.max_image_bytes)
         image = images.decode(data, spec.max_image_pixels)
         direction = spec.direction or layout.default_direction(spec.engine.lang)
         found = self.engine.recognize(image)
@@ -83,6 +86,7 @@ class PageReader:
         result = results.build_result(
             canonical_id=page.canonical_id,
             source_image_path=page.image_path,
+            source_member=page.member,
             method=spec.engine.name,
             engine_info=self.engine_info,
             regions=regions,

@@ -13,6 +13,7 @@ running anything. No I/O: it reads the batch and the settings and books slots in
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -52,7 +53,7 @@ class Dispatch:
     def single(self, i: int) -> Dispatch:
         """Page ``i`` alone, as a chunk of its own (key "0")."""
         page = self.chunk.pages[i]
-        alone = PageJob("0", page.canonical_id, page.image_path, page.send_at)
+        alone = dataclasses.replace(page, key="0")
         return Dispatch(Chunk(self.chunk.spec, (alone,)), (self.messages[i],))
 
 
@@ -141,7 +142,8 @@ class _Page:
 
 def _dispatch(spec: ChunkSpec, members: list[_Page]) -> Dispatch:
     pages = tuple(
-        PageJob(str(i), m.page.canonical_id, m.page.image_path, m.send_at) for i, m in enumerate(members)
+        PageJob(str(i), m.page.canonical_id, m.page.image_path, m.send_at, m.page.member)
+        for i, m in enumerate(members)
     )
     return Dispatch(Chunk(spec, pages), tuple(m.message for m in members))
 
