@@ -14,10 +14,12 @@ are refused with a clear line: no well-kept offline reader ships in a wheel we a
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ NOT_SUPPORTED = {
     ".pdf": "PDF files",
 }
 MAX_PAGES = 10_000  # pages in one archive or folder: more is a mistake or a bomb
+MAX_ENTRIES = 50_000  # entries of any kind in an archive's index, checked before it is parsed
 MAX_MEMBER_NAME = 1024
 
 
@@ -57,7 +60,8 @@ def natural_key(path: str) -> tuple[tuple[tuple[int, int | str], ...], ...]:
     """Sort key: folder by folder, digits as numbers (``2`` before ``10``), case ignored."""
     return tuple(
         tuple(
-            (0, int(part)) if part.isdigit() else (1, part.casefold()) for part in re.split(r"(\d+)", segment)
+            (0, int(part)) if part.isdecimal() else (1, part.casefold())
+            for part in re.split(r"(\d+)", segment)
         )
         for segment in path.split("/")
     )
@@ -94,10 +98,8 @@ def _is_page(name: str) -> bool:
 
 
 def _archive_members(path: str) -> list[str]:
-    with _open_archive(path) as archive:
-        names = [
-            info.filename for info in archive.infolist() if not info.is_dir() and _is_page(info.filename)
-        ]
+    archive = _open_archive(path)
+    names = [info.filename for info in archive.infolist() if not info.is_dir() and _is_page(info.filename)]
     if len(names) > MAX_PAGES:
         raise PermanentError(f"archive has {len(names)} pages; at most {MAX_PAGES} are read from one archive")
     return names
@@ -106,7 +108,7 @@ def _archive_members(path: str) -> list[str]:
 def _folder_files(folder: Path) -> list[str]:
     names = []
     for root, dirs, files in os.walk(folder):  # symlinked folders are not followed
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__MACOSX"]
         rel = Path(root).relative_to(folder).as_posix()
         names += [f if rel == "." else f"{rel}/{f}" for f in files if _is_page(f)]
         if len(names) > MAX_PAGES:
@@ -138,36 +140,69 @@ def _pages(
 
 def _open_archive(path: str) -> zipfile.ZipFile:
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO or a device would block the reader
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise PermanentError("is a folder named like an archive: rename it")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or a device would block the reader
             raise PermanentError("archive is not a regular file")
-        return zipfile.ZipFile(path)
+        return _opened(path, info.st_size, info.st_mtime_ns)
     except FileNotFoundError:
         raise PermanentError("archive not found") from None
     except PermissionError:
         raise PermanentError("archive is not readable (permission denied)") from None
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:  # ValueError: a name that is not UTF-8
         raise PermanentError(f"not a readable ZIP/CBZ archive: {str(exc)[:120]}") from None
+
+
+@functools.lru_cache(maxsize=2)
+def _opened(path: str, size: int, mtime_ns: int) -> zipfile.ZipFile:
+    """An open archive, kept for the next page: a worker reads a book's pages one after
+    another, and parsing a 10,000-page index for each would cost more than the page. Keyed
+    by size and mtime, so a rewritten file is opened afresh. Never closed by callers."""
+    entries = _declared_entries(path)
+    if entries > MAX_ENTRIES:
+        raise PermanentError(f"archive lists {entries} entries; at most {MAX_ENTRIES} are read")
+    return zipfile.ZipFile(path)
+
+
+def _declared_entries(path: str) -> int:
+    """The entry count the end-of-archive record declares, read before zipfile parses the
+    index (a few million entries would take gigabytes). 0 when there is no record: zipfile
+    then says what is wrong."""
+    with open(path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        tail_start = max(0, handle.tell() - 65_557)  # the record (22 bytes) + its longest comment
+        handle.seek(tail_start)
+        tail = handle.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return 0
+    (entries,) = struct.unpack_from("<H", tail, at + 10)
+    zip64 = tail.rfind(b"PK\x06\x06", 0, at)  # the zip64 record holds the true count
+    if entries == 0xFFFF and zip64 >= 0 and len(tail) >= zip64 + 40:
+        (entries,) = struct.unpack_from("<Q", tail, zip64 + 32)
+    return int(entries)
 
 
 def read_member(path: str, member: str, max_bytes: int) -> bytes:
     """One page's bytes from an archive, refusing members over ``max_bytes`` (by the size the
     archive declares, and again by what actually inflates: a header can lie)."""
-    with _open_archive(path) as archive:
-        try:
-            info = archive.getinfo(member)
-        except KeyError:
-            raise PermanentError(f"archive has no page named {member[:200]!r}") from None
-        if info.file_size > max_bytes:
-            raise PermanentError(f"page {member[:200]!r} is larger than {max_bytes} bytes")
-        try:
-            with archive.open(info) as handle:
-                data = handle.read(max_bytes + 1)
-        except RuntimeError:  # zipfile's way of saying "encrypted, no password"
-            raise PermanentError(f"page {member[:200]!r} is encrypted") from None
-        except (zipfile.BadZipFile, zlib.error, OSError, NotImplementedError) as exc:
-            raise PermanentError(
-                f"page {member[:200]!r} is corrupt in the archive: {str(exc)[:120]}"
-            ) from None
+    archive = _open_archive(path)  # stays open for the next page of the book (_opened)
+    try:
+        info = archive.getinfo(member)
+    except KeyError:
+        raise PermanentError(f"archive has no page named {member[:200]!r}") from None
+    if info.file_size > max_bytes:
+        raise PermanentError(f"page {member[:200]!r} is larger than {max_bytes} bytes")
+    try:
+        with archive.open(info) as handle:
+            data = handle.read(max_bytes + 1)
+    except NotImplementedError:  # before RuntimeError, its base class
+        raise PermanentError(f"page {member[:200]!r} uses a compression zipfile cannot read") from None
+    except RuntimeError:  # zipfile's way of saying "encrypted, no password"
+        raise PermanentError(f"page {member[:200]!r} is encrypted") from None
+    except (zipfile.BadZipFile, zlib.error, OSError, ValueError) as exc:
+        raise PermanentError(f"page {member[:200]!r} is corrupt in the archive: {str(exc)[:120]}") from None
     if len(data) > max_bytes:
         raise PermanentError(f"page {member[:200]!r} is larger than {max_bytes} bytes")
     return data

@@ -220,11 +220,13 @@ def _manifest_pages(
             parsed.rejected.append(RejectedRow(row.line, f"{row.image_path[:200]}: {exc}"))
             continue
         parsed.rejected += [
-            RejectedRow(row.line, f"{row.image_path[:200]}: {r.where}: {r.reason}") for r in refused
+            RejectedRow(row.line, f"{row.image_path[:200]}: {r.where!r}: {r.reason}") for r in refused
         ]
         for page in found:
-            if len(found) > 1 and page.canonical_id in ids:  # an archive's page named like another row
-                parsed.rejected.append(RejectedRow(row.line, f"duplicate canonical_id {page.canonical_id!r}"))
+            # A page of an archive or folder named like another row, or another archive's page
+            if page.canonical_id != row.canonical_id and page.canonical_id in ids:
+                why = f"{page.member or page.image_path}: duplicate canonical_id {page.canonical_id!r}"
+                parsed.rejected.append(RejectedRow(row.line, why[:400]))
                 continue
             ids.add(page.canonical_id)
             pages.append(_page_message(page, method))
@@ -439,8 +441,8 @@ def enqueue(
         from comicocr.manifest import RejectedRow
 
         for r in refused:
-            typer.echo(f"rejected: {image[:200]}: {r.where}: {r.reason}", err=True)
-            rejected.append(RejectedRow(0, f"{r.where}: {r.reason}"))
+            typer.echo(f"rejected: {image[:200]}: {r.where!r}: {r.reason}", err=True)
+            rejected.append(RejectedRow(0, f"{r.where!r}: {r.reason}"))
         pages = [_page_message(page, method) for page in found]
 
     skipped = 0

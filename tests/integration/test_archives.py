@@ -50,7 +50,7 @@ def test_archives_and_folders_become_pages_read_in_order(library: Path) -> None:
     assert done.returncode == 4, out  # every page done; two things rejected
     assert "done: 3 of 3 pages have results" in done.stdout, out
     assert "manifest line 2: rejected: " in done.stderr
-    assert "../../../escape.jpg: canonical_id has an empty, '.' or '..' segment" in done.stderr
+    assert "'../../../escape.jpg': canonical_id has an empty, '.' or '..' segment" in done.stderr
     assert "manifest line 4: rejected: " in done.stderr
     assert "CBR (RAR) archives are not supported yet" in done.stderr
 
@@ -89,3 +89,17 @@ def test_a_message_naming_a_member_that_is_not_there_is_dead_lettered(library: P
     assert "archive has no page named '../../etc/passwd'" in consumed.stdout + consumed.stderr
     assert (library / "out" / "series" / "one" / "2_ocr.json").exists()
     assert not (library / "out" / "series" / "evil_ocr.json").exists()
+
+
+def test_an_archive_page_named_like_another_row_is_rejected_not_lost(library: Path) -> None:
+    with zipfile.ZipFile(library / "one.cbz", "w") as archive:
+        archive.writestr("001.jpg", (REAL / "en_ep03_p02.jpg").read_bytes())
+    shutil.copy(REAL / "en_ep03_p02.jpg", library / "solo.jpg")
+    (library / "clash.csv").write_text("canonical_id,absolute_image_path\nbook,one.cbz\nbook/001,solo.jpg\n")
+    done = run("run", "--manifest", "clash.csv", "--output", "out", "--method", "null", cwd=library)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "manifest line 2: rejected: 001.jpg: duplicate canonical_id 'book/001'" in done.stderr
+    assert "done: 1 of 1 pages have results" in done.stdout
+    assert json.loads((library / "out" / "book" / "001_ocr.json").read_text())["source_image_path"].endswith(
+        "solo.jpg"
+    )

@@ -152,3 +152,31 @@ def test_too_many_pages_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     book = cbz(tmp_path / "many.cbz", {f"{i}.png": b"x" for i in range(5)})
     with pytest.raises(PermanentError, match="archive has 5 pages; at most 3"):
         archives.expand("b", str(book))
+
+
+def test_odd_digits_and_names_that_are_not_utf8_are_sorted_or_refused_never_a_crash(tmp_path: Path) -> None:
+    book = cbz(tmp_path / "odd.cbz", {"\u2461/001.png": png(), "1\u00b22.png": png(), "a/002.png": png()})
+    pages, _ = archives.expand("b", str(book))
+    assert len(pages) == 3
+    raw = bytearray((tmp_path / "odd.cbz").read_bytes())
+    bad = cbz(tmp_path / "latin1.cbz", {"\u00e9t\u00e9.png": png()})  # flagged UTF-8 (0x800)
+    data = bad.read_bytes().replace("\u00e9t\u00e9".encode(), b"\xe9t\xe9.")  # not UTF-8 any more
+    bad.write_bytes(data)
+    assert raw  # the first archive is untouched
+    with pytest.raises(PermanentError, match="not a readable ZIP/CBZ archive"):
+        archives.expand("b", str(bad))
+
+
+def test_an_index_with_too_many_entries_is_refused_before_it_is_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(archives, "MAX_ENTRIES", 100)
+    book = cbz(tmp_path / "wide.cbz", {f"junk/{i}.txt": b"" for i in range(150)} | {"1.png": png()})
+    with pytest.raises(PermanentError, match="archive lists 151 entries; at most 100"):
+        archives.expand("b", str(book))
+
+
+def test_a_folder_named_like_an_archive_says_so(tmp_path: Path) -> None:
+    (tmp_path / "x.cbz").mkdir()
+    with pytest.raises(PermanentError, match="folder named like an archive"):
+        archives.read_member(str(tmp_path / "x.cbz"), "1.png", 1000)

@@ -78,3 +78,9 @@ def test_short_words_far_taller_than_the_lettering_are_art() -> None:
 def test_a_reading_weighs_its_letters_by_confidence() -> None:
     assert weight([word("abc", 0.5), word("d!", 1.0)]) == 2.5
     assert weight([]) == 0
+
+
+def test_a_short_column_of_vertical_text_is_not_outsized() -> None:
+    chars = [word("あ", box=(0, i * 30, 25, i * 30 + 25)) for i in range(10)]
+    column = word("ぎま", box=(100, 0, 125, 100))  # tall, but as wide as the lettering
+    assert column in drop_outsized([*chars, column])

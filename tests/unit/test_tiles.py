@@ -71,3 +71,8 @@ def test_regions_read_on_an_upscaled_image_map_back() -> None:
     r = tiles.shift(line("HI", 300, 600, 90, 30), 0, 0, scale=3.0)
     assert r.bbox == (100, 200, 30, 10)
     assert r.polygon == [(100, 200), (130, 200), (130, 210), (100, 210)]
+
+
+def test_a_thin_long_strip_is_not_scaled_past_the_pixel_cap() -> None:
+    factor = tiles.upscale_factor(300, 20000)
+    assert 300 * 20000 * factor**2 <= tiles.MAX_UPSCALED_PIXELS * 1.0001

@@ -45,7 +45,10 @@ _PAD = 10  # Tesseract wants a white margin round a crop
 _GLYPH_PX = 32  # the letter height Tesseract reads best
 _SMALL_GLYPH_PX = 12  # page lettering below this is scaled up for the page-layout reading
 _MAX_UPSCALE_PIXELS = 60_000_000
-_SMALL_IMAGE = 400  # short side (px) below which an image is one balloon or caption, not a page
+# An image this small (short side, long side) is one balloon or caption, not a page.
+_SMALL_IMAGE, _SMALL_IMAGE_LONG_SIDE = 400, 3000
+_OPEN_SPACE_CONFIDENCE = 0.5
+_MAX_BLOCK_PIXELS = 16_000_000  # a block scaled up for reading stays under this
 _BLOCK_PSM, _VERTICAL_PSM = 6, 5  # one uniform block of text; of vertical columns
 _ROWS_OVER_COLUMNS = 1.25
 
@@ -118,11 +121,13 @@ class TesseractEngine(Engine[TesseractOptions]):
         words = self._read_page(image, glyph)
         if self.options.detect_blocks:
             block_confidence = self.options.block_min_confidence
-            if min(image.size) < _SMALL_IMAGE:
+            if min(image.size) < _SMALL_IMAGE and max(image.size) <= _SMALL_IMAGE_LONG_SIDE:
                 # One balloon or caption: the whole image is the block, and the sender's word
                 # that it is text stands in for the page context a found block lacks.
                 blocks, cleaned = [Block(0, 0, image.width, image.height, glyph)], np.asarray(gray)
                 block_confidence = self.options.min_confidence
+            # Outside every block of lettering, an unsure word is mostly hatching or texture.
+            words = [w for w in words if w.confidence >= _OPEN_SPACE_CONFIDENCE or _in_any(w, blocks)]
             words = self._read_blocks(Image.fromarray(cleaned), blocks, words, block_confidence)
         return Recognition(to_regions(drop_outsized(words), self.joiner))
 
@@ -155,7 +160,9 @@ class TesseractEngine(Engine[TesseractOptions]):
 
     def _read_block(self, page: Image.Image, block: Block, n: int, min_confidence: float) -> list[Word]:
         crop = page.crop((block.x, block.y, block.x + block.w, block.y + block.h))
-        scale = min(4.0, max(1.0, _GLYPH_PX / max(block.glyph_size, 1.0)))
+        room = (_MAX_BLOCK_PIXELS / max(1, crop.width * crop.height)) ** 0.5
+        scale = min(4.0, room, max(1.0, _GLYPH_PX / max(block.glyph_size, 1.0)))
+        scale = max(1.0, scale)
         if scale > 1.0:
             size = (round(crop.width * scale), round(crop.height * scale))
             crop = crop.resize(size, Image.Resampling.LANCZOS)
@@ -188,3 +195,7 @@ class TesseractEngine(Engine[TesseractOptions]):
         api.SetImage(image)
         api.Recognize()
         return parse_tsv(api.GetTSVText(0))
+
+
+def _in_any(word: Word, blocks: list[Block]) -> bool:
+    return any(word.centre_in(b.x, b.y, b.x + b.w, b.y + b.h) for b in blocks)

@@ -19,7 +19,7 @@ from comicocr.contract import Region
 # A line of only one-letter words ("i i i", a lone "A") is hatching or art unless Tesseract
 # is this sure of it.
 LONE_LETTER_CONFIDENCE = 0.9
-# A word this many times taller than the page's lettering, with at most _BIG_WORD_CHARS
+# A word this many times bigger than the page's lettering, with at most _BIG_WORD_CHARS
 # letters, is a shape in the art ("LA" drawn in a wooden sign's grain), not a word.
 OUTSIZED = 2.5
 _BIG_WORD_CHARS = 3
@@ -37,8 +37,9 @@ class Word:
         return sum(ch.isalnum() for ch in self.text)
 
     @property
-    def height(self) -> float:
-        return self.box[3] - self.box[1]
+    def size(self) -> float:
+        """Across the writing direction: the height of a row of letters, the width of a column."""
+        return min(self.box[2] - self.box[0], self.box[3] - self.box[1])
 
     def centre_in(self, x0: float, y0: float, x1: float, y1: float) -> bool:
         cx, cy = (self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2
@@ -76,13 +77,13 @@ def weight(words: Iterable[Word]) -> float:
 
 
 def drop_outsized(words: list[Word]) -> list[Word]:
-    """Drop short words far taller than the page's lettering (the median word height,
-    counted per letter so one big title does not move it)."""
-    heights = sorted(w.height for w in words for _ in range(max(1, w.letters)))
-    if not heights:
+    """Drop short words far bigger than the page's lettering (the median word size, counted
+    per letter so one big title does not move it)."""
+    sizes = sorted(w.size for w in words for _ in range(max(1, w.letters)))
+    if not sizes:
         return words
-    typical = heights[len(heights) // 2]
-    return [w for w in words if not (w.height > OUTSIZED * typical and w.letters <= _BIG_WORD_CHARS)]
+    typical = sizes[len(sizes) // 2]
+    return [w for w in words if not (w.size > OUTSIZED * typical and w.letters <= _BIG_WORD_CHARS)]
 
 
 def to_regions(words: Iterable[Word], joiner: str) -> list[Region]:

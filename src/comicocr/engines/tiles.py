@@ -18,7 +18,8 @@ from comicocr.contract import Region
 TILE = 3000  # px along each side of a tile: under PaddleOCR's 4000 px limit
 OVERLAP = 400  # px shared by neighbouring tiles: more than the tallest line we expect to keep whole
 SMALL_SIDE = 1000  # an image whose short side is below this is scaled up to it...
-MAX_UPSCALE = 3.0  # ...by at most this much
+MAX_UPSCALE = 3.0  # ...by at most this much,
+MAX_UPSCALED_PIXELS = 25_000_000  # and never past this many pixels (a thin 300x20000 strip)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class Tile:
 
 
 def upscale_factor(width: int, height: int) -> float:
-    return max(1.0, min(MAX_UPSCALE, SMALL_SIDE / max(1, min(width, height))))
+    room = float((MAX_UPSCALED_PIXELS / max(1, width * height)) ** 0.5)
+    return max(1.0, min(MAX_UPSCALE, room, SMALL_SIDE / max(1, min(width, height))))
 
 
 def _starts(length: int) -> list[int]:
