@@ -84,3 +84,23 @@ def test_a_short_column_of_vertical_text_is_not_outsized() -> None:
     chars = [word("あ", box=(0, i * 30, 25, i * 30 + 25)) for i in range(10)]
     column = word("ぎま", box=(100, 0, 125, 100))  # tall, but as wide as the lettering
     assert column in drop_outsized([*chars, column])
+
+
+def test_a_line_run_through_two_balloons_is_cut_at_the_gap() -> None:
+    regions = to_regions(
+        [
+            word("BOUGE", box=(400, 120, 520, 146)),
+            word("QUEL", box=(537, 120, 630, 146)),
+            word("CHANCE", box=(1138, 118, 1280, 146)),  # another balloon, same Tesseract line
+        ],
+        " ",
+    )
+    assert [r.text for r in regions] == ["BOUGE QUEL", "CHANCE"]
+    column = to_regions([word("続", box=(0, 0, 25, 25)), word("く", box=(0, 30, 25, 55))], "")
+    assert [r.text for r in column] == ["続く"]
+
+
+def test_strokes_read_as_one_letter_over_and_over_are_hatching() -> None:
+    hatching = [word("リリ", 0.8, (0, 0, 20, 10), line=1), word("リリリリ", 0.7, (25, 0, 60, 10), line=1)]
+    sfx = [word("Zzzzz", 0.8, (0, 40, 80, 60), line=2)]  # a lettered sound effect: short, kept
+    assert [r.text for r in to_regions([*hatching, *sfx], " ")] == ["Zzzzz"]

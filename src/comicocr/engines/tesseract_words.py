@@ -23,6 +23,8 @@ LONE_LETTER_CONFIDENCE = 0.9
 # letters, is a shape in the art ("LA" drawn in a wooden sign's grain), not a word.
 OUTSIZED = 2.5
 _BIG_WORD_CHARS = 3
+GAP_LETTERS = 3
+HATCHING_LETTERS = 6
 
 
 @dataclass(frozen=True)
@@ -89,22 +91,47 @@ def drop_outsized(words: list[Word]) -> list[Word]:
 def to_regions(words: Iterable[Word], joiner: str) -> list[Region]:
     """Words -> one region per line, dropping lines that are only lone letters (see
     LONE_LETTER_CONFIDENCE). For Japanese (``joiner == ""``) Tesseract splits a line into
-    single characters, so there a line needs two letters in all."""
+    single characters, so there a line needs two letters in all. A line is cut where a gap
+    is wider than GAP_LETTERS letters: page layout can run one line through two balloons,
+    and the reading order must see them apart."""
     lines: dict[tuple[int, ...], list[Word]] = {}
     for word in words:
         lines.setdefault(word.line, []).append(word)
     regions = []
-    for line in lines.values():
+    for line in (part for whole in lines.values() for part in _split_at_gaps(whole)):
         text = joiner.join(w.text for w in line)
         confidence = sum(w.confidence for w in line) / len(line)
         longest = sum(ch.isalnum() for ch in text) if joiner == "" else max(w.letters for w in line)
         if longest < 2 and confidence < LONE_LETTER_CONFIDENCE:
+            continue
+        if _hatching(text) and confidence < LONE_LETTER_CONFIDENCE:
             continue
         x0, y0 = min(w.box[0] for w in line), min(w.box[1] for w in line)
         x1, y1 = max(w.box[2] for w in line), max(w.box[3] for w in line)
         bbox = (max(0, round(x0)), max(0, round(y0)), max(1, round(x1 - x0)), max(1, round(y1 - y0)))
         regions.append(Region(text, round(confidence, 4), bbox))
     return regions
+
+
+def _hatching(text: str) -> bool:
+    """Rows of strokes read as one letter over and over (リリリリリリ, 月月月月月月, lllll l):
+    long, with at most two different letters. Lettered sound effects (Zzzzz, Crrr) are shorter."""
+    letters = [ch.casefold() for ch in text if ch.isalnum()]
+    return len(letters) >= HATCHING_LETTERS and len(set(letters)) <= 2
+
+
+def _split_at_gaps(line: list[Word]) -> list[list[Word]]:
+    x0, y0 = min(w.box[0] for w in line), min(w.box[1] for w in line)
+    x1, y1 = max(w.box[2] for w in line), max(w.box[3] for w in line)
+    along = 1 if y1 - y0 > x1 - x0 and len(line) > 1 else 0  # a column runs down the page
+    ordered = sorted(line, key=lambda w: w.box[along])
+    letter = sorted(w.size for w in line)[len(line) // 2]
+    parts = [[ordered[0]]]
+    for word in ordered[1:]:
+        if word.box[along] - parts[-1][-1].box[along + 2] > GAP_LETTERS * letter:
+            parts.append([])
+        parts[-1].append(word)
+    return parts
 
 
 _TSV_COLUMNS = ("level", "page_num", "block_num", "par_num", "line_num", "word_num")
