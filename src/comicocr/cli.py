@@ -266,7 +266,10 @@ def _warn_before_consuming(settings: Settings) -> None:
 
 @app.command(epilog=_examples("run"))
 def run(
-    manifest: Annotated[Path, typer.Option(help="CSV with header canonical_id,absolute_image_path")],
+    manifest: Annotated[
+        Path,
+        typer.Option(help="CSV with header canonical_id,absolute_image_path (an image, a .cbz or a folder)"),
+    ],
     method: Method = None,
     lang: Lang = None,
     output: Output = None,
@@ -398,7 +401,9 @@ def enqueue(
     queue: Annotated[str, typer.Option(help="SQS queue URL, sqs://NAME, or sqlite:///FILE")],
     manifest: Annotated[Path | None, typer.Option(help="CSV manifest (backfill)")] = None,
     canonical_id: Annotated[str | None, typer.Option(help="one page: its id")] = None,
-    image: Annotated[str | None, typer.Option(help="one page: its image path or s3:// URI")] = None,
+    image: Annotated[
+        str | None, typer.Option(help="one page: its image path or s3:// URI (a .cbz or folder: its pages)")
+    ] = None,
     image_path_prefix: ImagePrefix = None,
     allow_root: AllowRoot = None,
     method: Method = None,
