@@ -29,7 +29,7 @@ from typing import Any
 
 from PIL import Image
 
-from comicocr import images, layout
+from comicocr import furigana, images, layout
 from comicocr.engines import load_engine
 from comicocr.engines.tesseract import TESSERACT_LANGS
 from comicocr.scoring import Bag
@@ -67,6 +67,8 @@ class Pipeline:
         regions = self.engine.recognize(image).regions
         if not self.engine.keeps_order:
             regions = layout.order_page(image, regions, layout.default_direction(self.lang))
+            if self.lang == "ja":  # as the worker does: furigana go to a list of their own
+                regions = furigana.split(regions)[0]
         return "\n".join(r.text for r in regions)
 
 

@@ -12,8 +12,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from comicocr import archives, images, layout, results, storage
-from comicocr.contract import Chunk, Done, Outcome, PageJob, Skipped, Throttled, failed
+from comicocr import archives, furigana, images, layout, results, storage
+from comicocr.contract import Chunk, Done, Outcome, PageJob, Region, Skipped, Throttled, failed
 from comicocr.engines.base import Engine, load_engine
 from comicocr.errors import ConfigError, ErrorClass, PageError, ThrottledError
 from comicocr.redact import redact
@@ -82,6 +82,9 @@ class PageReader:
             regions = found.regions
         else:
             regions = layout.order_page(image, found.regions, direction)
+        ruby: list[Region] | None = None
+        if spec.engine.lang == "ja" and not self.engine.keeps_order:
+            regions, ruby = furigana.split(regions)
         duration = time.perf_counter() - started
         result = results.build_result(
             canonical_id=page.canonical_id,
@@ -99,6 +102,8 @@ class PageReader:
         )
         if found.usage is not None:
             result["usage"] = dict(found.usage)
+        if ruby is not None:
+            result["furigana"] = [r.to_json() for r in ruby]
         if not storage.write_atomic(location, results.encode(result), overwrite=not spec.skip_existing):
             return Skipped(page.key, page.canonical_id, location)  # a racing delivery wrote it first
         return Done(page.key, page.canonical_id, location, len(regions), round(duration, 3), found.usage)
