@@ -1,18 +1,20 @@
 """Furigana: the small kana printed beside kanji to give their reading, kept apart from the text.
 
-Manga print furigana to the right of a vertical column (above a horizontal line) at about half
-the size of the text. An engine reads them as lines of their own, and in reading order they
-land between the words they annotate: 警察にも + けいさつ + 先生にも + せんせい. So for Japanese we
-take them out of ``text_regions``/``full_text`` and keep them in the result's ``furigana`` list
-(nothing read is thrown away). A region is furigana when it is all kana, at most FURIGANA_SIZE
-of the size of a neighbouring region that holds a kanji, no longer than it, and sits right
-against its right side (a column) or top (a line).
+Manga print furigana to the right of a vertical column at about half the size of the text. An
+engine reads them as lines of their own, and in reading order they land between the words they
+annotate: 警察にも + けいさつ + 先生にも + せんせい. So for Japanese we take them out of
+``text_regions``/``full_text`` and keep them in the result's ``furigana`` list (nothing read is
+thrown away). A region is furigana when it is all kana, at most FURIGANA_SIZE of the size of a
+neighbouring column that holds a kanji, no longer than it, and runs down right against its
+right side. Furigana over horizontal lines are left in the text: there a loose line box makes a
+balloon's next line look the same.
 """
 
 from __future__ import annotations
 
 from comicocr.contract import Region
 
+TOUCHING = 0.5  # the gap to the column, in furigana sizes: closer than columns of text are
 FURIGANA_SIZE = 0.5  # furigana are half the text's size or less; a smaller balloon's text is not this small
 
 
@@ -32,12 +34,13 @@ def _has_kanji(text: str) -> bool:
 def _beside(small: Region, big: Region) -> bool:
     sx, sy, sw, sh = small.bbox
     bx, by, bw, bh = big.bbox
-    gap = _size(small)
-    if bh > bw:  # a column: furigana run down its right side, no longer than it
-        overlaps = sy < by + bh and by < sy + sh
-        return overlaps and sh <= bh and bx + bw - gap / 2 <= sx <= bx + bw + gap
-    overlaps = sx < bx + bw and bx < sx + sw  # a line: furigana sit on top, no longer than it
-    return overlaps and sw <= bw and by - gap - sh <= sy and sy + sh <= by + gap / 2
+    gap = TOUCHING * _size(small)
+    if bh <= bw or sh <= sw:
+        # Lines: a short kana line right above a line with kanji is as often the balloon's
+        # next line read with a loose box (measured on Pepper&Carrot) as furigana. Left as text.
+        return False
+    overlaps = sy < by + bh and by < sy + sh  # a column: furigana run down its right side
+    return overlaps and sh <= bh and abs(sx - (bx + bw)) <= gap
 
 
 def split(regions: list[Region]) -> tuple[list[Region], list[Region]]:

@@ -1,4 +1,4 @@
-"""Furigana beside kanji go to a list of their own; other small kana stay text."""
+"""Furigana beside a column with kanji go to a list of their own; other small kana stay text."""
 
 from __future__ import annotations
 
@@ -19,20 +19,20 @@ def test_kana_beside_a_column_with_kanji_are_furigana() -> None:
     assert furigana == [ruby]
 
 
-def test_kana_above_a_line_with_kanji_are_furigana() -> None:
-    line = r("重苦しい闇の奥で", 10, 60, 229, 45)
-    ruby = r("おも", 20, 42, 30, 15)
-    assert split([line, ruby]) == ([line], [ruby])
+def test_kana_above_a_line_stay_text_a_loose_box_makes_the_next_line_look_the_same() -> None:
+    line = r("昨日の夜はどうだった", 112, 820, 252, 33)
+    above = r("そういえば", 168, 800, 99, 16)
+    assert split([line, above]) == ([line, above], [])
 
 
 def test_not_furigana_a_kana_line_of_text_size_kanji_free_neighbours_far_or_longer_ones() -> None:
-    line = r("昨日の夜はどうだった", 112, 820, 252, 33)
+    column = r("警察にも", 100, 0, 47, 153)
     cases = [
-        [line, r("そういえば", 168, 794, 99, 20)],  # more than half the line's size: a line of text
-        [r("かわいい", 47, 92, 230, 36), r("ねこ", 60, 70, 40, 15)],  # neighbour has no kanji
-        [line, r("ねこ", 150, 600, 40, 15)],  # far away
+        [column, r("ねこねこ", 148, 2, 30, 70)],  # more than half the column's size: text
+        [r("かわいい", 100, 0, 47, 153), r("ねこ", 148, 2, 22, 40)],  # neighbour has no kanji
+        [column, r("ねこ", 190, 2, 22, 40)],  # not against it
         [r("船", 1284, 1308, 51, 60), r("しにスとしにスと", 1336, 1310, 20, 196)],  # longer than the column
-        [line, r("OK", 150, 800, 30, 15)],  # not kana
+        [column, r("OK", 148, 2, 22, 40)],  # not kana
     ]
     for regions in cases:
         assert split(regions) == (regions, []), regions
