@@ -27,7 +27,7 @@ class Profile:
 # Measured with bench/cost.py on the development machine kind (2-core x86_64); see BENCHMARKS.md.
 PROFILES = {
     "null": Profile(0.005, 0.1),
-    "tesseract": Profile(1.07, 0.21),
+    "tesseract": Profile(0.39, 0.22),
     "paddleocr": Profile(2.52, 1.97),
     "easyocr": Profile(15.6, 1.84),
 }
