@@ -161,8 +161,7 @@ class TesseractEngine(Engine[TesseractOptions]):
     def _read_block(self, page: Image.Image, block: Block, n: int, min_confidence: float) -> list[Word]:
         crop = page.crop((block.x, block.y, block.x + block.w, block.y + block.h))
         room = (_MAX_BLOCK_PIXELS / max(1, crop.width * crop.height)) ** 0.5
-        scale = min(4.0, room, max(1.0, _GLYPH_PX / max(block.glyph_size, 1.0)))
-        scale = max(1.0, scale)
+        scale = max(1.0, min(4.0, room, _GLYPH_PX / max(block.glyph_size, 1.0)))
         if scale > 1.0:
             size = (round(crop.width * scale), round(crop.height * scale))
             crop = crop.resize(size, Image.Resampling.LANCZOS)
