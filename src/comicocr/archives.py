@@ -27,9 +27,9 @@ from pathlib import Path
 
 from comicocr.errors import PermanentError
 from comicocr.ids import id_problem
+from comicocr.messages import IMAGE_SUFFIXES
 
 ARCHIVE_SUFFIXES = (".cbz", ".zip")
-PAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif")
 NOT_SUPPORTED = {
     ".cbr": "CBR (RAR) archives",
     ".rar": "RAR archives",
@@ -94,7 +94,7 @@ def expand(canonical_id: str, image_path: str) -> tuple[list[Page], list[Refused
 def _is_page(name: str) -> bool:
     base = posixpath.basename(name)
     hidden = base.startswith(".") or name.startswith("__MACOSX/")  # macOS resource forks, dot files
-    return not hidden and posixpath.splitext(base)[1].lower() in PAGE_SUFFIXES
+    return not hidden and posixpath.splitext(base)[1].lower() in IMAGE_SUFFIXES
 
 
 def _archive_members(path: str) -> list[str]:
