@@ -16,7 +16,7 @@ cannot deduplicate at all (the producer skips pages that already have results in
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -74,6 +74,45 @@ class Depths:
         return self.visible + self.in_flight + self.delayed
 
 
+STATS_WINDOWS_MIN = (1, 5, 15)  # the windows of ``QueueStats.deleted_per_min``, in minutes
+DEAD_PEEK_LIMIT = 1000  # the most dead letters ``stats()`` looks at to count their error classes
+ERROR_CLASS_ATTR = "comicocr-error-class"  # the consumer's reason class on each dead letter
+UNCLASSIFIED = "unclassified"  # a dead letter without one (the safety net moved it)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """What ``Queue.stats()`` knows about a queue; None wherever the server cannot say.
+
+    ``deleted_per_min`` maps each window of ``STATS_WINDOWS_MIN`` to the messages deleted per
+    minute over its last that-many minutes: finished pages, and also every retried or
+    dead-lettered one (each is deleted after it is forwarded), as SQS's
+    ``NumberOfMessagesDeleted`` counts them. ``dead_by_class`` counts the dead letters by their
+    ``comicocr-error-class`` attribute (``unclassified`` without one); ``dead_by_class_sampled``
+    says it counted fewer than ``depths.dead`` (a capped peek, or dead letters hidden meanwhile).
+    """
+
+    depths: Depths
+    oldest_age_s: float | None = None  # the oldest message's age; None when empty or unknown
+    dead_by_class: dict[str, int] = field(default_factory=dict)
+    dead_by_class_sampled: bool = False
+    deleted_per_min: dict[int, float | None] = field(default_factory=lambda: dict.fromkeys(STATS_WINDOWS_MIN))
+
+
+def per_minute(counts: Mapping[int, float], now: float, window_min: int) -> float:
+    """Events per minute over the ``window_min`` minutes before ``now``, from per-minute counts
+    (``counts[minute]``, minutes since the epoch).
+
+    The minute the window starts in counts by the part of it inside the window, as if its
+    events were spread evenly over it; the minute under way counts whole (its events are past).
+    """
+    start = now - 60 * window_min
+    first = int(start // 60)
+    total = sum(n for minute, n in counts.items() if first < minute <= now // 60)
+    total += counts.get(first, 0) * (60 * (first + 1) - start) / 60
+    return total / window_min
+
+
 class MoveUnsupported(Exception):
     """The server cannot move messages itself: move them by receive -> send -> delete."""
 
@@ -117,6 +156,17 @@ class Queue(Protocol):
         ...
 
     async def depths(self) -> Depths: ...
+
+    async def stats(self, *, dead_peek: int = DEAD_PEEK_LIMIT) -> QueueStats:
+        """Depths, the oldest message's age, dead letters by class and deletes per minute.
+
+        Never raises for what the server does not know (that is None), only for what
+        ``depths()`` raises too (no such queue: ConfigError). Where counting dead letters by
+        class means receiving them (SQS), at most ``dead_peek`` are looked at, each hidden
+        for a moment and handed back at once; ``dead_peek=0`` skips that (a frequent caller,
+        such as a metrics scrape, should: it also hides dead letters from a running redrive).
+        """
+        ...
 
     async def close(self) -> None:
         """Release the connection (shared with the dead-letter queue, which closes with it)."""

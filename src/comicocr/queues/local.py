@@ -19,7 +19,20 @@ from pathlib import Path
 from typing import TypeVar
 
 from comicocr.errors import ConfigError
-from comicocr.queues.base import MAX_BATCH, Depths, Message, MoveUnsupported, Outgoing, Sent
+from comicocr.queues.base import (
+    DEAD_PEEK_LIMIT,
+    ERROR_CLASS_ATTR,
+    MAX_BATCH,
+    STATS_WINDOWS_MIN,
+    UNCLASSIFIED,
+    Depths,
+    Message,
+    MoveUnsupported,
+    Outgoing,
+    QueueStats,
+    Sent,
+    per_minute,
+)
 
 T = TypeVar("T")
 MAIN, DEAD = "main", "dlq"
@@ -35,12 +48,25 @@ CREATE TABLE IF NOT EXISTS messages (
     visible_at REAL NOT NULL,
     receive_count INTEGER NOT NULL DEFAULT 0,
     receipt TEXT UNIQUE,
-    dedup TEXT
+    dedup TEXT,
+    sent_at REAL
 );
 CREATE INDEX IF NOT EXISTS messages_ready ON messages (queue, visible_at, seq);
+CREATE TABLE IF NOT EXISTS deletes (
+    queue TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (queue, minute)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deletes_since (at REAL NOT NULL);
 """
-# Files made before ``dedup`` existed gain the column (and its index) when opened.
+# Files made before ``dedup`` / ``sent_at`` existed gain the columns (and the index) when opened;
+# their old messages have no ``sent_at`` and are left out of the oldest message's age.
+_COLUMNS = {"dedup": "TEXT", "sent_at": "REAL"}
 _DEDUP = "CREATE INDEX IF NOT EXISTS messages_dedup ON messages (queue, dedup) WHERE dedup IS NOT NULL"
+# Deletes are counted per minute, for the deletes-per-minute over the last 1, 5 and 15 minutes
+# (``stats``): a few rows per queue, the ones older than the longest window pruned on each write.
+_KEEP_MINUTES = max(STATS_WINDOWS_MIN) + 1
 
 
 def path_from_address(address: str) -> Path:
@@ -51,8 +77,9 @@ def path_from_address(address: str) -> Path:
 class _Store:
     """The SQLite file, opened on first use; shared by a queue and its dead-letter queue."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.path = path
+        self.clock = clock
         self.lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
 
@@ -72,10 +99,21 @@ class _Store:
                 (verdict,) = db.execute("PRAGMA quick_check(1)").fetchone()
                 if verdict != "ok":
                     raise self._damaged(str(verdict)[:200])
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 db.executescript(_SCHEMA)
-                if "dedup" not in {row[1] for row in db.execute("PRAGMA table_info(messages)")}:
+                if "messages" in tables and "deletes" not in tables:
+                    # A file from before deletes were counted: the rates over windows that
+                    # reach back before now are unknown, not zero.
+                    db.execute(
+                        "INSERT INTO deletes_since SELECT ? WHERE NOT EXISTS (SELECT 1 FROM deletes_since)",
+                        (self.clock(),),
+                    )
+                have = {row[1] for row in db.execute("PRAGMA table_info(messages)")}
+                for column, kind in _COLUMNS.items():
+                    if column in have:
+                        continue
                     try:
-                        db.execute("ALTER TABLE messages ADD COLUMN dedup TEXT")
+                        db.execute(f"ALTER TABLE messages ADD COLUMN {column} {kind}")
                     except sqlite3.OperationalError as exc:  # another process added it first
                         if "duplicate column" not in str(exc):
                             raise
@@ -140,7 +178,7 @@ class LocalQueue:
         self.path = path_from_address(address)
         self.max_receives = max_receives
         self.clock = clock
-        self._store = _store or _Store(self.path)
+        self._store = _store or _Store(self.path, clock)
         self._queue = MAIN if _store is None else DEAD
         self._dead = (
             LocalQueue(address, max_receives, clock, _store=self._store) if self._queue == MAIN else None
@@ -176,8 +214,8 @@ class LocalQueue:
                     duplicates.append(i)
                     continue
                 db.execute(
-                    "INSERT INTO messages (queue, id, body, attributes, visible_at, dedup)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (queue, id, body, attributes, visible_at, dedup, sent_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         self._queue,
                         str(uuid.uuid4()),
@@ -185,6 +223,7 @@ class LocalQueue:
                         json.dumps(e.attributes),
                         now + e.delay_s,
                         e.dedup_id,
+                        now,
                     ),
                 )
             return Sent(duplicates=duplicates)
@@ -234,6 +273,14 @@ class LocalQueue:
                 )
                 if cur.rowcount != 1:
                     failed.append(i)
+            if len(failed) < len(receipts):
+                minute = int(self.clock() // 60)
+                db.execute(
+                    "INSERT INTO deletes (queue, minute, n) VALUES (?, ?, ?)"
+                    " ON CONFLICT (queue, minute) DO UPDATE SET n = n + excluded.n",
+                    (self._queue, minute, len(receipts) - len(failed)),
+                )
+                db.execute("DELETE FROM deletes WHERE minute < ?", (minute - _KEEP_MINUTES,))
             return failed
 
         return await self._store.run(delete)
@@ -268,6 +315,51 @@ class LocalQueue:
             return Depths(*(int(v or 0) for v in row))
 
         return await self._store.run(count)
+
+    async def stats(self, *, dead_peek: int = DEAD_PEEK_LIMIT) -> QueueStats:
+        """Everything from the file, in one transaction; every dead letter is counted by class
+        (reading the file hides nothing, so ``dead_peek`` does not apply)."""
+        del dead_peek
+
+        def read(db: sqlite3.Connection) -> QueueStats:
+            now = self.clock()
+            row = db.execute(
+                "SELECT"
+                " SUM(queue = :q AND visible_at <= :now),"
+                " SUM(queue = :q AND visible_at > :now AND receipt IS NOT NULL),"
+                " SUM(queue = :q AND visible_at > :now AND receipt IS NULL),"
+                " SUM(queue = :d),"
+                " MIN(CASE WHEN queue = :q THEN sent_at END) FROM messages",
+                {"q": self._queue, "d": DEAD if self._dead is not None else "", "now": now},
+            ).fetchone()
+            depths = Depths(*(int(v or 0) for v in row[:4]))
+            first_sent = row[4]
+            by_class: dict[str, int] = {}
+            if self._dead is not None:
+                for error_class, n in db.execute(
+                    "SELECT json_extract(attributes, ?), COUNT(*) FROM messages WHERE queue = ? GROUP BY 1",
+                    (f'$."{ERROR_CLASS_ATTR}"', DEAD),
+                ):
+                    key = str(error_class) if error_class else UNCLASSIFIED
+                    by_class[key] = by_class.get(key, 0) + int(n)
+            since = db.execute("SELECT MIN(at) FROM deletes_since").fetchone()[0]
+            buckets = dict(
+                db.execute(
+                    "SELECT minute, n FROM deletes WHERE queue = ? AND minute >= ?",
+                    (self._queue, int(now // 60) - _KEEP_MINUTES),
+                ).fetchall()
+            )
+            return QueueStats(
+                depths=depths,
+                oldest_age_s=None if first_sent is None else max(0.0, now - float(first_sent)),
+                dead_by_class=by_class,
+                deleted_per_min={
+                    w: None if since is not None and since > now - 60 * w else per_minute(buckets, now, w)
+                    for w in STATS_WINDOWS_MIN
+                },
+            )
+
+        return await self._store.run(read)
 
     async def close(self) -> None:
         if self._dead is not None:  # the main queue owns the file handle

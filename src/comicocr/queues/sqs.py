@@ -19,18 +19,27 @@ delay (``delays_messages`` is False): the acker holds a throttled page back by i
 instead, and a failed attempt's retry comes back without backoff (its attempt still counts).
 
 Credentials come from the standard chain. A queue and its dead-letter queue share one client.
+
+``stats()`` takes what the SQS API has no attribute for (the oldest message's age, deletes per
+minute) from CloudWatch's ``AWS/SQS`` metrics, at the SQS server's own host unless that is AWS
+(then CloudWatch's regional endpoint, or ``AWS_ENDPOINT_URL_CLOUDWATCH``); where CloudWatch does
+not answer (a server without it, no permission) those are None. AWS publishes the metrics a
+minute or more late, so the rates are over the last minutes CloudWatch has figures for.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
 import re
+import time
 import uuid
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +48,20 @@ from aiobotocore.session import get_session
 from botocore.exceptions import ClientError
 
 from comicocr.errors import ConfigError
-from comicocr.queues.base import MAX_BATCH, Depths, Message, Outgoing, Sent
+from comicocr.queues.base import (
+    DEAD_PEEK_LIMIT,
+    ERROR_CLASS_ATTR,
+    MAX_BATCH,
+    STATS_WINDOWS_MIN,
+    UNCLASSIFIED,
+    Depths,
+    Message,
+    Outgoing,
+    QueueStats,
+    Sent,
+    in_tens,
+    per_minute,
+)
 
 SAFETY_NET_RECEIVES = 50
 _COUNTS = (
@@ -50,6 +72,10 @@ _COUNTS = (
 # sqs.eu-west-1.amazonaws.com, eu-west-1.queue.amazonaws.com (legacy), sqs.cn-north-1.amazonaws.com.cn
 _AWS_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.com(?:\.cn)?$")
 _NOT_FOUND = ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", "NonExistentQueue")
+_PEEK_HOLD_S = 30  # how long a dead letter stays hidden while stats() counts it (handed back at once)
+_CLOUDWATCH_TIMEOUT_S = 10.0
+_CLOUDWATCH_PAUSE_S = 300.0  # after CloudWatch failed: ask again only this much later
+_CLOUDWATCH_LAG_MIN = 5  # how far behind CloudWatch's figures may be, still giving 15-minute rates
 
 
 @dataclass(frozen=True)
@@ -101,6 +127,17 @@ def _url_of(address: str | None) -> str | None:
     return address if address and "://" in address and not address.startswith("sqs://") else None
 
 
+def _rates(per_minute_sums: dict[int, float] | None, since: float) -> dict[int, float | None]:
+    """Deletes per minute over each window, ending where CloudWatch's figures end (they lag);
+    None for a window reaching back before ``since``, where the figures asked for begin."""
+    if not per_minute_sums:
+        return dict.fromkeys(STATS_WINDOWS_MIN)
+    end = 60.0 * (max(per_minute_sums) + 1)
+    return {
+        w: per_minute(per_minute_sums, end, w) if end - 60 * w >= since else None for w in STATS_WINDOWS_MIN
+    }
+
+
 def _error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
@@ -112,6 +149,8 @@ class _Client:
         self.endpoint = endpoint
         self._stack: AsyncExitStack | None = None
         self._client: Any = None
+        self._cloudwatch: Any = None
+        self._cloudwatch_off_until = 0.0
 
     async def get(self) -> Any:
         if self._client is None:
@@ -129,11 +168,54 @@ class _Client:
             )
         return self._client
 
+    async def metric(self, name: str, queue: str, statistic: str, start: datetime) -> dict[int, float] | None:
+        """``AWS/SQS`` metric ``name`` of ``queue`` per minute from ``start`` (CloudWatch rounds it
+        down to the minute) until now: ``{minute since the epoch: value}``, or None where
+        CloudWatch does not answer."""
+        if time.monotonic() < self._cloudwatch_off_until:
+            return None
+        try:
+            if self._cloudwatch is None:
+                await self.get()  # opens the exit stack the CloudWatch client shares
+                assert self._stack is not None
+                host = urlsplit(self.endpoint.url).hostname if self.endpoint.url else None
+                # An AWS SQS host is not CloudWatch's: let botocore find the region's endpoint.
+                url = None if host is None or _AWS_HOST.match(host) else self.endpoint.url
+                config = AioConfig(
+                    retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3, read_timeout=5
+                )
+                self._cloudwatch = await self._stack.enter_async_context(
+                    get_session().create_client(
+                        "cloudwatch", region_name=self.endpoint.region, endpoint_url=url, config=config
+                    )
+                )
+            resp = await asyncio.wait_for(
+                self._cloudwatch.get_metric_statistics(
+                    Namespace="AWS/SQS",
+                    MetricName=name,
+                    Dimensions=[{"Name": "QueueName", "Value": queue}],
+                    StartTime=start,
+                    EndTime=datetime.now(UTC),
+                    Period=60,
+                    Statistics=[statistic],
+                ),
+                _CLOUDWATCH_TIMEOUT_S,
+            )
+        except Exception:  # not there, not allowed, not reachable: unknown, and not asked again soon
+            self._cloudwatch_off_until = time.monotonic() + _CLOUDWATCH_PAUSE_S
+            return None
+        return {
+            int(p["Timestamp"].timestamp() // 60): float(p[statistic])
+            for p in resp.get("Datapoints", [])
+            if statistic in p
+        }
+
     async def close(self) -> None:
         if self._stack is not None:
             await self._stack.aclose()
             self._stack = None
             self._client = None
+            self._cloudwatch = None
 
 
 class SQSQueue:
@@ -339,6 +421,59 @@ class SQSQueue:
             return own
         dead = await self._dead._counts()
         return Depths(own.visible, own.in_flight, own.delayed, dead=dead.pending)
+
+    async def stats(self, *, dead_peek: int = DEAD_PEEK_LIMIT) -> QueueStats:
+        """Depths from the queue's attributes, dead letters by class from a peek at the DLQ
+        (at most ``dead_peek``), the oldest message's age and deletes per minute from CloudWatch."""
+        own = await self._counts()
+        dead = await self._dead._counts() if self._dead is not None else None
+        depths = Depths(own.visible, own.in_flight, own.delayed, dead=dead.pending if dead else 0)
+        by_class: dict[str, int] = {}
+        if self._dead is not None and dead is not None and dead.visible and dead_peek > 0:
+            by_class = await self._dead._peek_classes(min(dead_peek, dead.visible))
+
+        async def oldest_age() -> float | None:
+            if not depths.pending:  # no oldest message, whatever a minutes-old CloudWatch figure says
+                return None
+            start = datetime.now(UTC) - timedelta(minutes=_CLOUDWATCH_LAG_MIN)
+            ages = await self._client.metric("ApproximateAgeOfOldestMessage", self.name, "Maximum", start)
+            return ages[max(ages)] if ages else None  # the newest figure
+
+        start = datetime.now(UTC) - timedelta(minutes=max(STATS_WINDOWS_MIN) + _CLOUDWATCH_LAG_MIN)
+        since = 60 * (start.timestamp() // 60)
+        deleted_metric = self._client.metric("NumberOfMessagesDeleted", self.name, "Sum", start)
+        oldest, deleted = await asyncio.gather(oldest_age(), deleted_metric)
+        return QueueStats(
+            depths=depths,
+            oldest_age_s=oldest,
+            dead_by_class=by_class,
+            dead_by_class_sampled=sum(by_class.values()) < depths.dead,
+            deleted_per_min=_rates(deleted, since),
+        )
+
+    async def _peek_classes(self, limit: int) -> dict[str, int]:
+        """Count up to ``limit`` messages of this queue by error class: receive them (hidden for
+        a moment), then make them visible again at once, as ``redrive --dry-run`` does."""
+        classes: dict[str, str] = {}  # message id -> class (a standard queue may repeat one)
+        held: list[str] = []
+        try:
+            # A receive that fails leaves a partial count: still an answer, marked as a sample.
+            with contextlib.suppress(Exception):
+                while len(classes) < limit:
+                    got = await self.receive(min(MAX_BATCH, limit - len(classes)), 1, _PEEK_HOLD_S)
+                    if not got:
+                        break
+                    for m in got:
+                        held.append(m.receipt)
+                        classes[m.id] = m.attributes.get(ERROR_CLASS_ATTR) or UNCLASSIFIED
+        finally:
+            for group in in_tens(held):
+                with contextlib.suppress(Exception):  # else it comes back after _PEEK_HOLD_S
+                    await self.change_visibility_batch([(r, 0) for r in group])
+        counts: dict[str, int] = {}
+        for error_class in classes.values():
+            counts[error_class] = counts.get(error_class, 0) + 1
+        return counts
 
     async def close(self) -> None:
         if self._dead is not None:  # the main queue owns the shared client
