@@ -10,6 +10,7 @@ that is its normal end).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -17,21 +18,25 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import structlog
 import typer
 from pydantic import ValidationError
 
 from comicocr import archives, logs, storage
+from comicocr.cli_report import export, view
 from comicocr.errors import ConfigError, PageError
 from comicocr.settings import Settings
 
 if TYPE_CHECKING:
-    from comicocr.consumer import Stats
+    from comicocr.consumer import Consumer, Stats
     from comicocr.manifest import RejectedRow
     from comicocr.messages import PageMessage
     from comicocr.pipeline import Pipeline
     from comicocr.producer import EnqueueReport
+    from comicocr.progress import Progress, Reading
 
 T = TypeVar("T")
+log = structlog.get_logger("comicocr.cli")
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_DEAD_LETTERED, EXIT_REJECTED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
@@ -69,7 +74,18 @@ _EXAMPLES = {
         "comicocr estimate --pages 100000 --method paddleocr --workers 200",
         "comicocr estimate --manifest pages.csv --method qwen",
     ],
-    "status": ["comicocr status --queue sqs://pages"],
+    "status": [
+        "comicocr status --queue sqs://pages",
+        "comicocr status --queue sqlite:///.comicocr/queue.sqlite3 --json",
+    ],
+    "view": [
+        "comicocr view results --open",
+        "comicocr view results --queue sqs://pages --output /tmp/report",
+    ],
+    "export": [
+        "comicocr export results --format jsonl --output results.jsonl",
+        "comicocr export results --format mokuro --output manga/",
+    ],
 }
 
 
@@ -126,7 +142,14 @@ Model = Annotated[
 Direction = Annotated[
     str | None, typer.Option(help="reading order: ltr or rtl (default: rtl for --lang ja, else ltr)")
 ]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="log each batch")]
+Verbose = Annotated[
+    bool, typer.Option("--verbose", "-v", help="more detail: debug lines, Lithops' and botocore's own")
+]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(min=0, max=65535, help="serve /healthz, /readyz, /metrics on this port (0: any free one)"),
+]
+MetricsHost = Annotated[str | None, typer.Option(help="address for --metrics-port (default 127.0.0.1)")]
 BatchSize = Annotated[int | None, typer.Option(min=0, help="micro-batch size N (0: max(50, 10 x workers))")]
 BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
 ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
@@ -174,7 +197,7 @@ def _settings(
 
         notice = best_installed(settings.lang)[1]
         if notice:
-            typer.echo(f"notice: {notice}", err=True)
+            log.info("engine.chosen", method=settings.method, notice=notice)
     return settings
 
 
@@ -255,13 +278,30 @@ def _warn_before_consuming(settings: Settings) -> None:
         from comicocr.engines import engine_class
 
         if not engine_class(settings.method).supports_gpu:
-            typer.echo(f"warning: --gpu: {settings.method} has no GPU support; it runs on the CPU", err=True)
+            log.warning("engine.no_gpu", method=settings.method, hint="it runs on the CPU")
     if not settings.allowed_roots:
-        typer.echo(
-            "warning: no allowed roots set: messages may name any file or bucket this process can read "
-            "(set COMICOCR_ALLOWED_ROOTS or --allow-root)",
-            err=True,
+        log.warning(
+            "consumer.no_allowed_roots",
+            hint="messages may name any file or bucket this process can read: set"
+            " COMICOCR_ALLOWED_ROOTS or --allow-root",
         )
+
+
+async def _showing(progress: Progress, read: Reading, work: Awaitable[T]) -> T:
+    """Await ``work`` while ``progress`` shows what ``read`` says."""
+    shown = asyncio.create_task(progress.follow(read))
+    try:
+        return await work
+    finally:
+        shown.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await shown
+
+
+def _progress(what: str, total: int, settings: Settings) -> Progress:
+    from comicocr.progress import Progress
+
+    return Progress(what, total, settings.progress_every_s)
 
 
 @app.command(epilog=_examples("run"))
@@ -287,10 +327,12 @@ def run(
     api_key: ApiKey = None,
     model: Model = None,
     gpu: Gpu = False,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = None,
     verbose: Verbose = False,
 ) -> None:
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
-    logs.configure(verbose)
+    logs.configure(verbose, quiet=sys.stderr.isatty())  # on a terminal the progress bar says the rest
     _use_api_key(api_key)
     settings = _settings(
         method=method,
@@ -309,10 +351,12 @@ def run(
         reading_direction=reading_direction,
         vlm_model=model,
         gpu=gpu,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     _preflight(settings)
     pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
-    todo = [p for p in pages if not _has_result(settings.output, p.canonical_id)]
+    todo = _without_results(pages, settings.output)
     already = len(pages) - len(todo)
     typer.echo(
         f"comicocr: {len(todo)} pages to OCR with {settings.method} ({already} already done)"
@@ -322,11 +366,20 @@ def run(
     _warn_before_consuming(settings)
 
     async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats]:
-        report = await pipeline.enqueue(todo)
+        from comicocr.producer import EnqueueReport
+
+        report = EnqueueReport()
+        enqueued = pipeline.enqueue(todo, report)
+        await _showing(_progress("enqueue", len(todo), settings), lambda: (report.handled, 0), enqueued)
         # Done once this manifest's pages are settled: messages a killed run left in flight
         # (the same pages, hidden for the visibility timeout) are not waited out.
         wanted = {p.canonical_id for p in todo} - set(report.failed)
-        return report, await pipeline.consume(until_idle=True, wanted=wanted)
+        ocr = _progress("ocr", len(wanted), settings)
+
+        def follow(consumer: Consumer) -> Awaitable[None]:
+            return ocr.follow(lambda: (consumer.stats.settled_well, len(consumer.stats.dead)))
+
+        return report, await pipeline.consume(until_idle=True, wanted=wanted, sidecars=[follow])
 
     if not todo:  # nothing to do: no queue to open, nothing to wait for
         typer.echo(
@@ -338,11 +391,9 @@ def run(
     # What is true at the end: this manifest's results that exist now, whoever wrote them
     # (another run finishing the same pages counts too).
     finished = stats.finished_ids or set()
-    missing = [
-        p.canonical_id
-        for p in todo
-        if p.canonical_id not in finished and not _has_result(settings.output, p.canonical_id)
-    ]
+    unseen = [p.canonical_id for p in todo if p.canonical_id not in finished]
+    there = storage.existing_results(settings.output, unseen) if unseen else set()
+    missing = [cid for cid in unseen if cid not in there]
     done = len(todo) - len(missing)
     # Another run (or consumer) on the same queue may have written some of them meanwhile.
     by_others = max(0, done - stats.outcomes["done"])
@@ -383,13 +434,13 @@ def run(
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _has_result(output: str, canonical_id: str) -> bool:
-    """Whether the page's result exists. A page whose result cannot be placed (a symlink in the
-    output pointing out) is not done: its worker dead-letters it, named, and the run goes on."""
-    try:
-        return storage.exists(storage.result_location(output, canonical_id))
-    except PageError:
-        return False
+def _without_results(pages: list[PageMessage], output: str) -> list[PageMessage]:
+    """The pages with no result under ``output`` yet (skip-if-done): one listing per folder."""
+    slow = storage.is_s3(output) or len(pages) >= 1000
+    if slow:
+        typer.echo(f"comicocr: checking which of {len(pages)} pages have results in {output}", err=True)
+    there = storage.existing_results(output, (p.canonical_id for p in pages)) if pages else set()
+    return [p for p in pages if p.canonical_id not in there]
 
 
 def _where(output: str) -> str:
@@ -452,9 +503,17 @@ def enqueue(
 
     skipped = 0
     if output is not None:
-        todo = [p for p in pages if not _has_result(settings.output, p.canonical_id)]
+        todo = _without_results(pages, settings.output)
         skipped, pages = len(pages) - len(todo), todo
-    report = _with_pipeline(settings, lambda pipeline: pipeline.enqueue(pages))
+
+    async def send(pipeline: Pipeline) -> EnqueueReport:
+        from comicocr.producer import EnqueueReport
+
+        report = EnqueueReport()
+        progress = _progress("enqueue", len(pages), settings)
+        return await _showing(progress, lambda: (report.handled, 0), pipeline.enqueue(pages, report))
+
+    report = _with_pipeline(settings, send)
     typer.echo(
         f"enqueued {report.sent} pages to {queue}"
         + (f"; {skipped} already have results in {_where(settings.output)}" if skipped else "")
@@ -492,6 +551,8 @@ def consume(
     api_key: ApiKey = None,
     model: Model = None,
     gpu: Gpu = False,
+    metrics_port: MetricsPort = None,
+    metrics_host: MetricsHost = None,
     verbose: Verbose = False,
 ) -> None:
     """The long-running service: consume pages until SIGTERM (or until idle)."""
@@ -514,6 +575,8 @@ def consume(
         reading_direction=reading_direction,
         vlm_model=model,
         gpu=gpu,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     _preflight(settings)
     _warn_before_consuming(settings)
@@ -614,22 +677,29 @@ def estimate(
 
 @app.command(epilog=_examples("status"))
 def status(
-    queue: Queue = None, dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None
+    queue: Queue = None,
+    dlq: Annotated[str | None, typer.Option(help="dead-letter queue")] = None,
+    as_json: Annotated[
+        bool | None,
+        typer.Option("--json/--table", help="one JSON object, or a table (default: a table on a terminal)"),
+    ] = None,
 ) -> None:
-    """Queue depths: waiting, in flight, delayed, dead-lettered."""
+    """Waiting, in flight, delayed, dead-lettered (by error class), the oldest message's age and
+    pages per minute over the last 1, 5 and 15 minutes; n/a (null) where the queue cannot say."""
+    from comicocr import queue_status
+
     settings = _settings(queue=queue, dlq=dlq)
-    depths = _with_pipeline(settings, lambda pipeline: pipeline.queue.depths(), create=False)
-    typer.echo(
-        json.dumps(
-            {
-                "queue": settings.queue_address,
-                "visible": depths.visible,
-                "in_flight": depths.in_flight,
-                "delayed": depths.delayed,
-                "dead_lettered": depths.dead,
-            }
-        )
-    )
+    address = settings.queue_address
+    stats = asyncio.run(queue_status.read_stats(address, settings.dlq, settings.visibility_timeout_s))
+    # Not on a terminal (a script, a pipe) JSON stays the default: status printed only JSON before.
+    if not sys.stdout.isatty() if as_json is None else as_json:
+        typer.echo(json.dumps(queue_status.as_json(address, stats)))
+    else:
+        typer.echo(queue_status.table(address, stats))
+
+
+app.command(epilog=_examples("view"))(view)  # cli_report.py: the report and export commands
+app.command(epilog=_examples("export"))(export)
 
 
 def main() -> None:

@@ -76,7 +76,8 @@ class LithopsDispatcher:
         self._lock = threading.Lock()  # guards map() and clean(): FunctionExecutor is not thread-safe
         self.config = config
         self.backend = config["lithops"]["backend"]
-        self._fe = lithops.FunctionExecutor(config=config)
+        # log_level=None: Lithops leaves logging alone; logs.py renders its lines with ours.
+        self._fe = lithops.FunctionExecutor(config=config, log_level=None)
 
     def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]:
         """Run every chunk as one Lithops call; a call that fails as a whole

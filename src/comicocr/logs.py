@@ -1,33 +1,92 @@
-"""structlog set-up: readable on a terminal, JSON lines otherwise; always on stderr."""
+"""One log stream on stderr: readable on a terminal, JSON lines otherwise.
+
+structlog renders our events; Lithops, botocore and the other libraries that log through the
+standard library go through the same renderer (``ProcessorFormatter``), so a log reader sees
+one format. Levels: INFO by default (one line per page: ``page.done``, ``page.retry``,
+``page.dead_lettered``), ``quiet`` for WARNING (``run`` on a terminal, where the progress bar
+says the rest), ``verbose`` for DEBUG and the libraries' INFO lines.
+
+stderr is looked up at each line, not once: while rich draws a progress bar it replaces
+``sys.stderr`` so that log lines print above the bar.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
+from comicocr.redact import redact
 
-def configure(verbose: bool = False) -> None:
-    level = logging.INFO if verbose else logging.WARNING
+# Libraries that log through the standard library; below --verbose only their warnings show
+# (Lithops logs every job at INFO).
+_LIBRARIES = ("lithops", "botocore", "aiobotocore", "boto3", "urllib3", "paddlex", "paddleocr", "aiohttp")
+
+
+class _Stderr:
+    """A file that is whatever ``sys.stderr`` is when a line is written."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stdlib handler on the current ``sys.stderr`` (see ``_Stderr``)."""
+
+    def __init__(self) -> None:
+        super().__init__(_Stderr())
+
+
+def _redact_event(_logger: object, _name: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
+    """Library messages may quote a URL with a key in it: never let one through."""
+    message = event.get("event")
+    if isinstance(message, str):
+        event["event"] = redact(message)
+    return event
+
+
+def level_for(verbose: bool, quiet: bool = False) -> int:
+    if verbose:
+        return logging.DEBUG
+    return logging.WARNING if quiet else logging.INFO
+
+
+def configure(verbose: bool = False, quiet: bool = False, stream: TextIO | None = None) -> None:
+    """Set up structlog and the standard library's logging for this process."""
+    level = level_for(verbose, quiet)
+    out = stream or sys.stderr
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer(colors=False)
-        if sys.stderr.isatty()
-        else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(colors=False) if out.isatty() else structlog.processors.JSONRenderer()
     )
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or _Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
-    # Lithops and botocore log through the standard library; keep them quiet unless asked.
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, stream=sys.stderr)
-    for noisy in ("lithops", "botocore", "aiobotocore", "urllib3", "paddlex", "paddleocr"):
-        logging.getLogger(noisy).setLevel(logging.INFO if verbose else logging.ERROR)
+    handler: logging.Handler = logging.StreamHandler(stream) if stream else _StderrHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _redact_event],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(logging.WARNING)
+    logging.captureWarnings(True)  # Python warnings too, as "py.warnings" lines
+    for name in _LIBRARIES:
+        library = logging.getLogger(name)
+        library.setLevel(logging.INFO if verbose else logging.WARNING)
+        library.handlers = []  # Lithops adds its own plain-text handler; ours renders instead
+        library.propagate = True

@@ -13,14 +13,16 @@ engines' pacing), so the consumer package itself stays free of engines and Litho
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 
 import stamina
 
 from comicocr.consumer import Consumer, Stats
 from comicocr.consumer.dispatch import Dispatcher
+from comicocr.consumer.endpoint import serve
 from comicocr.engines import CATALOG
 from comicocr.errors import ConfigError
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
@@ -58,31 +60,54 @@ class Pipeline:
     ) -> None:
         await self.queue.close()
 
-    async def enqueue(self, pages: Iterable[PageMessage]) -> EnqueueReport:
-        return await enqueue_pages(self.queue, pages)
+    async def enqueue(
+        self, pages: Iterable[PageMessage], report: EnqueueReport | None = None
+    ) -> EnqueueReport:
+        """Send ``pages``; ``report`` (when given) fills in as they go, for a progress display."""
+        return await enqueue_pages(self.queue, pages, report)
 
-    async def consume(self, until_idle: bool, wanted: set[str] | None = None) -> Stats:
+    async def consume(
+        self, until_idle: bool, wanted: set[str] | None = None, sidecars: Sequence[Sidecar] = ()
+    ) -> Stats:
         """Consume until SIGTERM/SIGINT (or, ``until_idle``, until the queue is drained or every
-        page of ``wanted`` is settled)."""
+        page of ``wanted`` is settled). Each of ``sidecars`` (a progress display) runs beside
+        the consumer and is cancelled when it returns; with ``metrics_port`` set, so does the
+        HTTP endpoint (``consumer/endpoint.py``)."""
         if self._dispatcher is not None:
-            return await self._consume(self._dispatcher, until_idle, wanted)
+            return await self._consume(self._dispatcher, until_idle, wanted, sidecars)
         s = self.settings
         config = load_config(s.lithops_config, s.backend, s.storage, s.workers)
         lithops = await asyncio.to_thread(LithopsDispatcher, config, s.task_timeout_s)
         try:
-            return await self._consume(lithops, until_idle, wanted)
+            return await self._consume(lithops, until_idle, wanted, sidecars)
         finally:
             await asyncio.to_thread(lithops.close)
 
-    async def _consume(self, dispatcher: Dispatcher, until_idle: bool, wanted: set[str] | None) -> Stats:
+    async def _consume(
+        self, dispatcher: Dispatcher, until_idle: bool, wanted: set[str] | None, sidecars: Sequence[Sidecar]
+    ) -> Stats:
         consumer = Consumer(
             self.queue, dispatcher, self.settings, engines=CATALOG, until_idle=until_idle, wanted=wanted
         )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, consumer.stop)
+        s = self.settings
         try:
-            return await consumer.run()
+            async with contextlib.AsyncExitStack() as stack:
+                if s.metrics_port is not None:
+                    await stack.enter_async_context(serve(consumer, s.metrics_host, s.metrics_port))
+                beside = [asyncio.ensure_future(side(consumer)) for side in sidecars]
+                try:
+                    stats = await consumer.run()
+                finally:
+                    for task in beside:
+                        task.cancel()
+                    await asyncio.gather(*beside, return_exceptions=True)
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+        return stats
+
+
+Sidecar = Callable[[Consumer], Awaitable[None]]

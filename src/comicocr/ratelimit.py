@@ -38,12 +38,16 @@ class Pacer:
         self._next_request = 0.0  # earliest time the next request may go
         self._next_tokens = 0.0  # earliest time the token budget has room again
         self._resume_at = 0.0
+        self.reservations = 0  # for the metrics: how many slots were booked,
+        self.wait_s_total = 0.0  # and how long they wait beyond the lead time, all together
 
     def reserve(self, tokens: int = 0, lead_s: float = 0.0) -> float:
         """Book the next slot for a request of ``tokens``, no sooner than ``lead_s`` from now
         (the time the page needs to reach a worker); return when it may be sent."""
         now = self.clock()
         at = max(now + lead_s, self._next_request, self._next_tokens, self._resume_at)
+        self.reservations += 1
+        self.wait_s_total += at - (now + lead_s)
         self._next_request = at + self.request_interval
         if self.tokens_per_s:
             self._next_tokens = max(at, self._next_tokens) + tokens / self.tokens_per_s

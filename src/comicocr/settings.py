@@ -32,16 +32,24 @@ class Settings(BaseSettings):
     method: str = Field(
         "", description="OCR engine; empty: the best installed one (paddleocr, else tesseract)"
     )
-    lang: str = Field("en", pattern="^(en|fr|ja)$")
-    engine_options: dict[str, object] = Field(default_factory=dict)
-    reading_direction: str | None = Field(None, pattern="^(ltr|rtl)$")
-    gpu: bool = False
+    lang: str = Field("en", pattern="^(en|fr|ja)$", description="page language: en, fr, ja")
+    engine_options: dict[str, object] = Field(
+        default_factory=dict, description='the engine\'s options, as JSON (e.g. {"psm": 11})'
+    )
+    reading_direction: str | None = Field(
+        None, pattern="^(ltr|rtl)$", description="reading order: ltr or rtl; none: rtl for ja, else ltr"
+    )
+    gpu: bool = Field(False, description="use a GPU where the engine can")
 
     # Lithops
-    lithops_config: Path | None = None
-    backend: str | None = None
-    storage: str | None = None
-    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=1000)
+    lithops_config: Path | None = Field(
+        None, description="Lithops config file; none: ./lithops.yaml, else the packaged default"
+    )
+    backend: str | None = Field(None, description="Lithops compute backend; none: lithops.yaml's (localhost)")
+    storage: str | None = Field(None, description="Lithops storage backend; none: lithops.yaml's")
+    workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1, ge=1, le=1000, description="parallel Lithops workers"
+    )
 
     # micro-batching and flow control
     batch_size: int = Field(
@@ -50,18 +58,20 @@ class Settings(BaseSettings):
     batch_window_s: float = Field(2.0, gt=0, le=300, description="T: or when the first page waited this long")
     max_chunk: int = Field(25, ge=1, le=5000, description="most pages one Lithops call handles")
     buffer_size: int = Field(200, ge=10, description="received but not yet dispatched: backpressure")
-    max_inflight_batches: int = Field(2, ge=1, le=64)
-    poll_wait_s: float = Field(20.0, ge=0, le=20)
+    max_inflight_batches: int = Field(2, ge=1, le=64, description="batches dispatched at once")
+    poll_wait_s: float = Field(20.0, ge=0, le=20, description="long-poll wait of one receive")
     receivers: int = Field(1, ge=1, le=16, description="concurrent long polls (SQS spreads messages)")
 
     # reliability
-    visibility_timeout_s: int = Field(900, ge=2, le=MAX_VISIBILITY_S)
+    visibility_timeout_s: int = Field(
+        900, ge=2, le=MAX_VISIBILITY_S, description="a received message stays hidden this long (extended)"
+    )
     task_timeout_s: int = Field(600, ge=1, description="the most one Lithops call (a chunk of pages) may run")
     max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
-    backoff_base_s: int = Field(15, ge=0, le=900)
-    max_image_bytes: int = Field(MAX_IMAGE_BYTES, ge=1024)
+    backoff_base_s: int = Field(15, ge=0, le=900, description="first retry's delay; doubles, capped at 900")
+    max_image_bytes: int = Field(MAX_IMAGE_BYTES, ge=1024, description="larger images are dead-lettered")
     max_image_pixels: int = Field(MAX_IMAGE_PIXELS, ge=10_000, description="decompression-bomb guard")
-    skip_existing: bool = True
+    skip_existing: bool = Field(True, description="a page whose result exists is not redone")
     allowed_roots: list[str] = Field(
         default_factory=list,
         description="folders and s3://bucket[/prefix] images may be read from; empty: anywhere (warned)",
@@ -71,6 +81,15 @@ class Settings(BaseSettings):
         default_factory=list,
         description="folders and s3://bucket[/prefix] a message's `output` may name; empty: none"
         " (results always go under `output`)",
+    )
+
+    # operating it
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="serve /healthz, /readyz and /metrics here (0: any free port)"
+    )
+    metrics_host: str = Field("127.0.0.1", description="address the metrics endpoint listens on")
+    progress_every_s: float = Field(
+        10.0, gt=0, description="off a terminal: a progress log line this often (run, enqueue)"
     )
 
     # vision-language models (qwen, gemma, deepseek, vlm)

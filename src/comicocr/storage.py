@@ -15,6 +15,7 @@ import os
 import stat
 import tempfile
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,87 @@ def exists(location: str) -> bool:
             raise _s3_error(exc, "cannot check result") from None
         return True
     return os.path.exists(location)
+
+
+# Fewer ids than this under one prefix are checked one request each; more, by one listing.
+# A few pages into a prefix holding a million results must not list the million.
+_LIST_FROM = 20
+
+
+def existing_results(output: str, canonical_ids: Iterable[str]) -> set[str]:
+    """The ids among ``canonical_ids`` whose result exists under ``output``.
+
+    Batched for skip-if-done over a whole manifest: one listing per folder (prefix) of ids,
+    not one request per page. A result that is a symlink is checked on its own, as
+    ``result_location`` does (one pointing out of the output is no result: not done).
+    """
+    by_folder: dict[str, list[str]] = {}
+    for cid in canonical_ids:
+        try:
+            check_id(cid)
+        except ValueError:
+            continue  # never a result: its worker dead-letters it, named
+        folder, _, _ = cid.rpartition("/")
+        by_folder.setdefault(folder, []).append(cid)
+    found: set[str] = set()
+    for folder, ids in by_folder.items():
+        one_by_one = ids
+        if len(ids) >= _LIST_FROM:
+            try:
+                files, links = _listed_s3(output, folder) if is_s3(output) else _listed_local(output, folder)
+            except PermanentError:  # may write but not list (an IAM policy): ask one by one
+                files, links = set(), {_name(cid) for cid in ids}
+            found.update(cid for cid in ids if _name(cid) in files)
+            one_by_one = [cid for cid in ids if _name(cid) in links]
+        found.update(cid for cid in one_by_one if _exists_or_false(output, cid))
+    return found
+
+
+def _name(canonical_id: str) -> str:
+    """The result's file name in its folder."""
+    return canonical_id.rpartition("/")[2] + RESULT_SUFFIX
+
+
+def _exists_or_false(output: str, canonical_id: str) -> bool:
+    try:
+        return exists(result_location(output, canonical_id))
+    except PermanentError:  # cannot be placed (a symlink pointing out): not done
+        return False
+
+
+def _listed_local(output: str, folder: str) -> tuple[set[str], set[str]]:
+    """(result files, result symlinks) in one folder of a local output."""
+    root = Path(output).resolve()
+    where = (root / folder).resolve()
+    if not where.is_relative_to(root):  # a symlinked folder pointing out: nothing is done there
+        return set(), set()
+    files: set[str] = set()
+    links: set[str] = set()
+    try:
+        with os.scandir(where) as entries:
+            for entry in entries:
+                if entry.name.endswith(RESULT_SUFFIX):
+                    if entry.is_symlink():
+                        links.add(entry.name)
+                    elif entry.is_file(follow_symlinks=False):
+                        files.add(entry.name)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    return files, links
+
+
+def _listed_s3(output: str, folder: str) -> tuple[set[str], set[str]]:
+    """(result objects, nothing) in one prefix of an S3 output: one ListObjectsV2 per 1,000 keys."""
+    bucket, base = split_s3(output.rstrip("/"))
+    prefix = "".join(f"{p}/" for p in (base, folder) if p)
+    names: set[str] = set()
+    try:
+        pages = _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        for page in pages:
+            names.update(item["Key"][len(prefix) :] for item in page.get("Contents", []))
+    except Exception as exc:
+        raise _s3_error(exc, "cannot list results") from None
+    return {n for n in names if n.endswith(RESULT_SUFFIX)}, set()
 
 
 def write_atomic(

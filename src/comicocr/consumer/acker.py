@@ -10,7 +10,9 @@ Every received message ends exactly one way per receipt:
 
 The pipeline counts failed attempts itself (the ``comicocr-attempts`` attribute)
 instead of trusting ``ApproximateReceiveCount``, which also counts shutdowns and
-redeliveries that were never failures.
+redeliveries that were never failures. Attempts count since the page's last stay in the
+DLQ: a redriven message comes back with its dead-letter attributes (whichever way it was
+moved), and the consumer starts its count again while it carries them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ from comicocr.queues.base import MAX_DELAY_S, Message, Outgoing, Queue, in_tens
 from comicocr.redact import redact, redacted
 
 ATTEMPTS_ATTR = "comicocr-attempts"
+# What a dead letter gains besides its attempts (``_dead_letter``). Only the DLQ writes these,
+# so a message in the main queue that carries them was redriven as it was, and a retry's
+# re-send drops them: from then on its attempts count as usual.
+DEAD_LETTER_ATTRS = (
+    "comicocr-error-class",
+    "comicocr-error",
+    "comicocr-engine",
+    "comicocr-failed-at",
+    "comicocr-message-id",
+)
+_REDRIVEN_MARKERS = ("comicocr-error-class", "comicocr-failed-at")
 log = structlog.get_logger("comicocr.acker")
 
 Kind = Literal["delete", "retry", "dead", "hand_back"]
@@ -46,6 +59,7 @@ class Action:
     delay_s: int = 0
     engine: str = ""
     status: str = "done"  # for delete: done / skipped / fanned_out / empty
+    duration_s: float = 0.0  # the engine's time on the page (done)
 
 
 def poison(message: Message, reason: str, canonical_id: str | None = None) -> Action:
@@ -64,6 +78,10 @@ async def fan_out(queue: Queue, message: Message, pages: list[PageMessage]) -> A
 
 
 def attempts_of(message: Message) -> int:
+    """Failed attempts since the page's last dead-lettering: 0 for a redriven message that
+    still carries its dead-letter attributes (its ``comicocr-attempts`` is how many it died with)."""
+    if any(name in message.attributes for name in _REDRIVEN_MARKERS):
+        return 0
     try:
         return max(0, int(message.attributes.get(ATTEMPTS_ATTR, "0")))
     except ValueError:
@@ -81,8 +99,10 @@ def decide(
     """Map one page outcome from a worker to what happens to its message (pure logic)."""
     cid = outcome.canonical_id
     match outcome:
-        case Done() | Skipped():
-            return Action("delete", message, cid, status=outcome.kind)
+        case Done():
+            return Action("delete", message, cid, status="done", engine=engine, duration_s=outcome.duration_s)
+        case Skipped():
+            return Action("delete", message, cid, status="skipped", engine=engine)
         case Throttled():
             # Throttling is the service's state, not the page's fault: retry later, count nothing.
             delay = int(min(MAX_DELAY_S, max(1, outcome.retry_after_s or backoff_base_s or 1)))
@@ -108,7 +128,7 @@ def _failed(message: Message, outcome: Failed, engine: str, max_attempts: int, b
 
 
 def _dead_letter(action: Action) -> Outgoing:
-    attrs = {
+    attrs = {  # a fresh set (the message's own are dropped): ATTEMPTS_ATTR + DEAD_LETTER_ATTRS
         ATTEMPTS_ATTR: str(action.attempts),
         "comicocr-error-class": str(action.error_class),
         "comicocr-error": action.reason[:1000],
@@ -120,8 +140,11 @@ def _dead_letter(action: Action) -> Outgoing:
 
 
 def _retry(action: Action) -> Outgoing:
+    # A redriven message's first retry drops its dead-letter attributes, or every retry
+    # would count from zero again and the page would never reach the DLQ.
+    kept = {k: v for k, v in action.message.attributes.items() if k not in DEAD_LETTER_ATTRS}
     attrs = {
-        **action.message.attributes,
+        **kept,
         ATTEMPTS_ATTR: str(action.attempts),
         "comicocr-last-error": action.reason[:500],
     }

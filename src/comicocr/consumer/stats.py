@@ -1,5 +1,6 @@
 """What a consumer did: counts per outcome, the dead letters, VLM usage; one log line per page
-that was retried or dead-lettered."""
+(``page.done``, ``page.skipped``, ``page.retry``, ``page.dead_lettered``), which carries the
+batch's ``batch_id`` from the context the supervisor binds."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ class Stats:
         return time.monotonic() - self.started
 
     @property
+    def settled_well(self) -> int:
+        """Pages with a result now: done here, or found done."""
+        return self.outcomes["done"] + self.outcomes["skipped"]
+
+    @property
     def tokens_per_min(self) -> float:
         return self.vlm_tokens / max(self.elapsed_s, 1e-9) * 60
 
@@ -52,19 +58,30 @@ class Stats:
         self.outcomes[label] += 1
         if label in ("done", "skipped") and action.canonical_id and self.finished_ids is not None:
             self.finished_ids.add(action.canonical_id)
-        if action.kind == "dead":
+        if label == "done":
+            log.info(
+                "page.done",
+                canonical_id=action.canonical_id,
+                engine=action.engine,
+                duration_s=round(action.duration_s, 3),
+            )
+        elif label == "skipped":
+            log.info("page.skipped", canonical_id=action.canonical_id, engine=action.engine)
+        elif action.kind == "dead":
             ident = action.canonical_id or f"message {action.message.id}"
             self.dead.append((ident, str(action.error_class), action.reason))
             log.warning(
                 "page.dead_lettered",
-                id=ident,
+                canonical_id=ident,
+                engine=action.engine or None,
                 error_class=str(action.error_class),
                 reason=action.reason[:200],
             )
         elif action.kind == "retry":
             log.info(
                 "page.retry",
-                id=action.canonical_id,
+                canonical_id=action.canonical_id,
+                engine=action.engine or None,
                 attempt=action.attempts,
                 delay_s=action.delay_s,
                 reason=action.reason[:200],

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from dataclasses import dataclass
 
@@ -26,6 +27,7 @@ import structlog
 from comicocr.consumer import acker
 from comicocr.consumer.batcher import next_batch
 from comicocr.consumer.dispatch import Dispatcher, run_dispatches
+from comicocr.consumer.metrics import ConsumerMetrics
 from comicocr.consumer.planner import EngineCatalog, PageResult, plan
 from comicocr.consumer.stats import Stats
 from comicocr.contract import Done, Throttled
@@ -73,6 +75,17 @@ class Consumer:
         self._abort = asyncio.Event()
         self._drained = asyncio.Event()  # the last receive found the queue empty
         self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
+        self.metrics = ConsumerMetrics(held=lambda: len(self._held), pacer=self.pacer)
+        self.last_receive_at = time.monotonic()  # the receive loop's heartbeat (/healthz)
+        self._batch_ids = itertools.count(1)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def receive_age_s(self) -> float:
+        """Seconds since the receive loop last went round (a long poll counts as one round)."""
+        return time.monotonic() - self.last_receive_at
 
     def stop(self, idle: bool = False) -> None:
         """Begin a graceful stop; a second call aborts (safe to call from a signal handler).
@@ -114,6 +127,7 @@ class Consumer:
         wait_s = min(self.settings.poll_wait_s, 1.0) if self.until_idle else self.settings.poll_wait_s
         failures = idle_polls = 0
         while not self._stopping.is_set():
+            self.last_receive_at = time.monotonic()
             want = min(MAX_BATCH, self._buffer.maxsize - self._buffer.qsize())
             if want <= 0:
                 await asyncio.sleep(0.05)  # buffer full: stop pulling, leave work on the queue
@@ -123,6 +137,7 @@ class Consumer:
                 failures = 0
             except Exception as exc:  # queue outage or throttling: back off and resume
                 failures += 1
+                self.metrics.receive_errors.inc()
                 delay = min(30.0, 0.5 * 2**failures)
                 log.warning("queue.receive_failed", error=redacted(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
@@ -162,6 +177,11 @@ class Consumer:
             task.add_done_callback(self._inflight.discard)
 
     async def _run_batch(self, batch: list[Message]) -> None:
+        # Every log line of this batch (and of its pages) carries its id.
+        with structlog.contextvars.bound_contextvars(batch_id=next(self._batch_ids)):
+            await self._run_batch_logged(batch)
+
+    async def _run_batch_logged(self, batch: list[Message]) -> None:
         try:
             await self._settle(await self._process(batch))
         except Exception as exc:  # a bug here must not kill the consumer: hand the batch back
@@ -196,7 +216,9 @@ class Consumer:
                     backoff_base_s=s.backoff_base_s,
                 )
             )
-        log.info("batch.done", pages=len(results), seconds=round(time.monotonic() - started, 3))
+        seconds = time.monotonic() - started
+        self.metrics.batch_seconds.observe(seconds)
+        log.info("batch.done", pages=len(results), seconds=round(seconds, 3))
         return actions
 
     def _account(self, result: PageResult) -> None:
@@ -208,10 +230,13 @@ class Consumer:
 
     async def _settle(self, actions: list[acker.Action]) -> None:
         result = await acker.apply(self.queue, actions)
-        for action in result.applied + result.unsettled:
+        now = time.monotonic()
+        for action in result.unsettled:
             self._held.pop(action.message.receipt, None)
         for action in result.applied:
+            held = self._held.pop(action.message.receipt, None)
             self.stats.record(action)
+            self.metrics.settled(action, now - held.received_at if held else None)
         if self.until_idle and self.wanted is not None and self.stats.settled(self.wanted):
             log.info("consumer.wanted_settled", pages=len(self.wanted))
             self.stop(idle=True)

@@ -19,6 +19,11 @@ class EnqueueReport:
     already_queued: int = 0  # dropped by the queue: the same page is still waiting there
     failed: list[str] = field(default_factory=list)  # canonical ids that could not be sent
 
+    @property
+    def handled(self) -> int:
+        """Pages the queue has answered for, one way or another."""
+        return self.sent + self.already_queued + len(self.failed)
+
 
 async def _send(queue: Queue, batch: list[PageMessage], report: EnqueueReport) -> None:
     pending = batch
@@ -33,9 +38,12 @@ async def _send(queue: Queue, batch: list[PageMessage], report: EnqueueReport) -
     report.failed.extend(p.canonical_id for p in pending)
 
 
-async def enqueue_pages(queue: Queue, pages: Iterable[PageMessage]) -> EnqueueReport:
-    """Send every page; ids that still fail after retries are listed in the report."""
-    report = EnqueueReport()
+async def enqueue_pages(
+    queue: Queue, pages: Iterable[PageMessage], report: EnqueueReport | None = None
+) -> EnqueueReport:
+    """Send every page; ids that still fail after retries are listed in the report. A
+    ``report`` handed in fills in as batches go (a progress display reads it meanwhile)."""
+    report = report if report is not None else EnqueueReport()
     gate = asyncio.Semaphore(_CONCURRENT_BATCHES)
 
     async def send_then_release(batch: list[PageMessage]) -> None:
