@@ -44,10 +44,21 @@ def load_config(
             else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
         )
         config: dict[str, Any] = yaml.safe_load(text) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read Lithops config {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read Lithops config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:  # one line: what YAML found wrong, and where
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(
+            f"Lithops config {path} is not valid YAML: {getattr(exc, 'problem', exc)}{where}"
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"Lithops config {path} is not a mapping of sections (lithops:, localhost:, ...)")
     config = copy.deepcopy(config)
     section = config.setdefault("lithops", {})
+    bad = [name for name, value in config.items() if not isinstance(value, dict)]
+    if bad:
+        raise ConfigError(f"Lithops config {path}: section {bad[0]!r} is not a mapping of keys")
     if backend:
         section["backend"] = backend
     if storage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -69,3 +70,13 @@ def dispatcher() -> Iterator[object]:
     d = LithopsDispatcher(load_config(ROOT / "lithops.yaml", workers=2))
     yield d
     d.close()
+
+
+COMICOCR = str(Path(sys.executable).with_name("comicocr"))
+
+
+def comicocr(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI as a user runs it, in a subprocess; its exit code is the caller's to check."""
+    return subprocess.run(
+        [COMICOCR, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False
+    )

@@ -19,6 +19,8 @@ import pytest
 
 from comicocr import storage
 
+from .conftest import comicocr
+
 pytestmark = pytest.mark.integration
 CLI = str(Path(sys.executable).with_name("comicocr"))
 
@@ -34,14 +36,7 @@ def test_metrics_move_while_consume_works_through_an_sqs_queue(
     shutil.copy(sample_pages / "page_001.png", tmp_path)
     rows = "".join(f"book/p{i},page_001.png\n" for i in range(6))
     (tmp_path / "pages.csv").write_text("canonical_id,absolute_image_path\n" + rows)
-    sent = subprocess.run(
-        [CLI, "enqueue", "--queue", queue_address, "--manifest", "pages.csv"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    sent = comicocr("enqueue", "--queue", queue_address, "--manifest", "pages.csv", cwd=tmp_path)
     assert sent.returncode == 0, sent.stderr
     env = {**os.environ, "COMICOCR_ENGINE_OPTIONS": json.dumps({"seconds": 0.7})}
     consume = subprocess.Popen(
