@@ -29,6 +29,7 @@ from comicocr.settings import Settings
 
 if TYPE_CHECKING:
     from comicocr.consumer import Consumer, Stats
+    from comicocr.consumer.redrive import Redriven
     from comicocr.manifest import RejectedRow
     from comicocr.messages import PageMessage
     from comicocr.pipeline import Pipeline
@@ -329,6 +330,12 @@ def run(
     gpu: Gpu = False,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = None,
+    retry_dead: Annotated[
+        bool,
+        typer.Option(
+            "--retry-dead", help="send pages again that are in the dead-letter queue for a permanent reason"
+        ),
+    ] = False,
     verbose: Verbose = False,
 ) -> None:
     """The main job: enqueue a manifest, consume until every page is done or dead-lettered."""
@@ -365,21 +372,27 @@ def run(
     )
     _warn_before_consuming(settings)
 
-    async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats]:
+    async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats, list[Redriven]]:
+        from comicocr.consumer.redrive import already_dead
         from comicocr.producer import EnqueueReport
 
+        # A page a re-run would only dead-letter again (a missing image, a poison id) is
+        # reported from the dead-letter queue instead; --retry-dead sends it anyway.
+        dead = [] if retry_dead else await already_dead(pipeline.queue, {p.canonical_id for p in todo})
+        dead_ids = {d.canonical_id for d in dead}
+        sending = [p for p in todo if p.canonical_id not in dead_ids]
         report = EnqueueReport()
-        enqueued = pipeline.enqueue(todo, report)
-        await _showing(_progress("enqueue", len(todo), settings), lambda: (report.handled, 0), enqueued)
+        enqueued = pipeline.enqueue(sending, report)
+        await _showing(_progress("enqueue", len(sending), settings), lambda: (report.handled, 0), enqueued)
         # Done once this manifest's pages are settled: messages a killed run left in flight
         # (the same pages, hidden for the visibility timeout) are not waited out.
-        wanted = {p.canonical_id for p in todo} - set(report.failed)
+        wanted = {p.canonical_id for p in sending} - set(report.failed)
         ocr = _progress("ocr", len(wanted), settings)
 
         def follow(consumer: Consumer) -> Awaitable[None]:
             return ocr.follow(lambda: (consumer.stats.settled_well, len(consumer.stats.dead)))
 
-        return report, await pipeline.consume(until_idle=True, wanted=wanted, sidecars=[follow])
+        return report, await pipeline.consume(until_idle=True, wanted=wanted, sidecars=[follow]), dead
 
     if not todo:  # nothing to do: no queue to open, nothing to wait for
         typer.echo(
@@ -387,14 +400,28 @@ def run(
             f" (0 new, {already} already there)"
         )
         raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
-    report, stats = _with_pipeline(settings, enqueue_then_consume)
+    report, stats, dead = _with_pipeline(settings, enqueue_then_consume)
+    raise typer.Exit(_run_summary(settings, pages, todo, already, rejected, report, stats, dead))
+
+
+def _run_summary(
+    settings: Settings,
+    pages: list[PageMessage],
+    todo: list[PageMessage],
+    already: int,
+    rejected: list[RejectedRow],
+    report: EnqueueReport,
+    stats: Stats,
+    dead_before: list[Redriven],
+) -> int:
+    """Print what ``run`` did; return its exit code."""
     # What is true at the end: this manifest's results that exist now, whoever wrote them
     # (another run finishing the same pages counts too).
-    finished = stats.finished_ids or set()
+    finished = (stats.finished_ids or set()) | {d.canonical_id for d in dead_before}
     unseen = [p.canonical_id for p in todo if p.canonical_id not in finished]
     there = storage.existing_results(settings.output, unseen) if unseen else set()
     missing = [cid for cid in unseen if cid not in there]
-    done = len(todo) - len(missing)
+    done = len(todo) - len(missing) - len(dead_before)
     # Another run (or consumer) on the same queue may have written some of them meanwhile.
     by_others = max(0, done - stats.outcomes["done"])
     typer.echo(
@@ -409,19 +436,15 @@ def run(
         typer.echo(
             f"vlm: {stats.vlm_requests} requests, {stats.vlm_tokens} tokens ({stats.tokens_per_min:.0f}/min)"
         )
-    for ident, error_class, reason in stats.dead:
-        typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
-    if report.already_queued:
-        typer.echo(f"not sent again: {report.already_queued} pages already waiting in the queue")
-    for cid in report.failed:
-        typer.echo(f"not enqueued: {cid}")
-    if rejected:
-        typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
+    _print_what_went_wrong(stats, report, rejected, dead_before)
+    if stats.fatal:
+        typer.echo(f"error: {stats.fatal}", err=True)
+        return EXIT_ERROR
     if stats.interrupted and done < len(todo):
         typer.echo("interrupted: the pages not done are back on the queue; run again to finish them")
-        raise typer.Exit(EXIT_INTERRUPTED)
-    if stats.dead or report.failed:
-        raise typer.Exit(EXIT_DEAD_LETTERED)
+        return EXIT_INTERRUPTED
+    if stats.dead or report.failed or dead_before:
+        return EXIT_DEAD_LETTERED
     # Neither done nor dead-lettered here: another consumer dead-lettered it, or an SQS FIFO
     # queue dropped its message as a repeat of one sent in the last 5 minutes. Never exit 0.
     for cid in missing[:20]:
@@ -429,9 +452,29 @@ def run(
     if missing:
         if len(missing) > 20:
             typer.echo(f"not done: {len(missing) - 20} more")
-        raise typer.Exit(EXIT_DEAD_LETTERED)
+        return EXIT_DEAD_LETTERED
     if rejected:
-        raise typer.Exit(EXIT_REJECTED)
+        return EXIT_REJECTED
+    return EXIT_OK
+
+
+def _print_what_went_wrong(
+    stats: Stats, report: EnqueueReport, rejected: list[RejectedRow], dead_before: list[Redriven]
+) -> None:
+    for ident, error_class, reason in stats.dead:
+        typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
+    for d in dead_before:
+        typer.echo(f"dead-lettered before, not sent again: {d.canonical_id} [{d.error_class}] {d.error}")
+    if dead_before:
+        typer.echo(
+            f"to retry those {len(dead_before)}: fix them, then comicocr redrive (or run --retry-dead)"
+        )
+    if report.already_queued:
+        typer.echo(f"not sent again: {report.already_queued} pages already waiting in the queue")
+    for cid in report.failed:
+        typer.echo(f"not enqueued: {cid}")
+    if rejected:
+        typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
 
 
 def _without_results(pages: list[PageMessage], output: str) -> list[PageMessage]:
@@ -515,7 +558,7 @@ def enqueue(
 
     report = _with_pipeline(settings, send)
     typer.echo(
-        f"enqueued {report.sent} pages to {queue}"
+        f"enqueued {report.sent} page{'' if report.sent == 1 else 's'} to {queue}"
         + (f"; {skipped} already have results in {_where(settings.output)}" if skipped else "")
         + (
             f"; not sent again: {report.already_queued} already waiting in the queue"
@@ -584,6 +627,9 @@ def consume(
     typer.echo(
         json.dumps({"received": stats.received, **stats.outcomes, "seconds": round(stats.elapsed_s, 1)})
     )
+    if stats.fatal:
+        typer.echo(f"error: {stats.fatal}", err=True)
+        raise typer.Exit(EXIT_ERROR)
     if stats.dead:
         raise typer.Exit(EXIT_DEAD_LETTERED)
 
@@ -598,12 +644,25 @@ def redrive(
     ] = None,
     id_prefix: Annotated[str | None, typer.Option(help="only canonical ids starting with this")] = None,
     method: Method = None,
-    max_messages: Annotated[int | None, typer.Option("--max", help="move at most this many")] = None,
+    options: Annotated[
+        str | None, typer.Option(help='engine options as JSON, replacing the pages\' own (e.g. {"psm": 11})')
+    ] = None,
+    max_messages: Annotated[
+        int | None, typer.Option("--max", min=1, help="move (or with --dry-run list) at most this many")
+    ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="list what would move; move nothing")] = False,
 ) -> None:
     """Move dead-lettered pages back to the queue, optionally to another engine."""
     from comicocr.consumer.redrive import redrive as do_redrive
+    from comicocr.consumer.redrive import retarget
 
+    try:
+        new_options = None if options is None else json.loads(options)
+    except json.JSONDecodeError as exc:
+        raise _fail(f"--options is not JSON: {exc.msg}") from None
+    if new_options is not None and not isinstance(new_options, dict):
+        raise _fail('--options must be a JSON object, such as {"psm": 11}')
+    target = retarget(method, new_options)  # a bad engine or options: exit 2 before the queue is touched
     settings = _settings(queue=queue, dlq=dlq)
     report = _with_pipeline(
         settings,
@@ -612,6 +671,7 @@ def redrive(
             error_classes=set(error_class or []),
             id_prefix=id_prefix,
             method=method,
+            options=new_options,
             max_messages=max_messages,
             dry_run=dry_run,
         ),
@@ -620,7 +680,23 @@ def redrive(
     verb = "would move" if dry_run else "moved"
     for item in report.listed:
         typer.echo(f"{verb}: {item.canonical_id or '-'} [{item.error_class}] {item.error}")
+    if target.changes_body:
+        line = _options_line(report.dropped_options, len(report.listed), target.method, new_options, dry_run)
+        typer.echo(line)
     typer.echo(f"{verb} {len(report.listed) if dry_run else report.moved} messages ({report.via})")
+
+
+def _options_line(
+    dropped: dict[str, int], pages: int, method: str | None, options: dict[str, object] | None, dry_run: bool
+) -> str:
+    """One line saying what became of the redriven pages' engine options."""
+    if options is not None:
+        verb = "would be replaced" if dry_run else "replaced"
+        return f"options: {verb} with {json.dumps(options)} on {pages} pages"
+    if not dropped:
+        return f"options: none dropped (engine {method!r} takes every option the pages set)"
+    names = ", ".join(f"{k} ({n} pages)" for k, n in sorted(dropped.items()))
+    return f"options: {'would drop' if dry_run else 'dropped'} {names}: engine {method!r} does not take them"
 
 
 def _duration(seconds: float) -> str:

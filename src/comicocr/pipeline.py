@@ -50,9 +50,13 @@ class Pipeline:
             retry = stamina.retry_context(
                 on=lambda exc: not isinstance(exc, ConfigError), attempts=8, wait_initial=0.5, wait_max=8.0
             )
-            async for attempt in retry:
-                with attempt:
-                    await self.queue.ensure()
+            try:
+                async for attempt in retry:
+                    with attempt:
+                        await self.queue.ensure()
+            except BaseException:
+                await self.queue.close()  # no __aexit__ follows a failed __aenter__
+                raise
         return self
 
     async def __aexit__(

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(
         900, ge=2, le=MAX_VISIBILITY_S, description="a received message stays hidden this long (extended)"
     )
+    queue_gone_timeout_s: float = Field(
+        120,
+        ge=0,
+        description="a queue URL that no longer exists: stop after this long (sqs://NAME is re-created)",
+    )
     task_timeout_s: int = Field(600, ge=1, description="the most one Lithops call (a chunk of pages) may run")
     max_attempts: int = Field(3, ge=1, le=100, description="failed attempts before the DLQ")
     backoff_base_s: int = Field(15, ge=0, le=900, description="first retry's delay; doubles, capped at 900")
@@ -81,6 +86,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="folders and s3://bucket[/prefix] a message's `output` may name; empty: none"
         " (results always go under `output`)",
+    )
+    event_ids_without_bucket: bool = Field(
+        False,
+        description="S3 events: a page's id is its key (extension kept) without the bucket: for"
+        " one-bucket deployments; the same key in two buckets is then a collision",
     )
 
     # operating it

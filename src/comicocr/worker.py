@@ -7,6 +7,8 @@ its error class, so one bad page never fails its chunk. Runs inside Lithops work
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -68,13 +70,12 @@ class PageReader:
         started = time.perf_counter()
         spec = self.spec
         location = storage.result_location(spec.output, page.canonical_id)
-        if spec.skip_existing and storage.exists(location):
-            return Skipped(page.key, page.canonical_id, location)
+        # Refused first: an image outside the allowed roots is refused, never "skipped"
+        # because a result with its id exists.
         storage.check_allowed(page.image_path, list(spec.allowed_roots), spec.allow_http)
-        if page.member is None:
-            data = storage.read_bytes(page.image_path, spec.max_image_bytes)
-        else:
-            data = archives.read_member(page.image_path, page.member, spec.max_image_bytes)
+        if spec.skip_existing and storage.exists(location):
+            return self._already_there(page, location)
+        data = self._image_bytes(page)
         image = images.decode(data, spec.max_image_pixels)
         direction = spec.direction or layout.default_direction(spec.engine.lang)
         found = self.engine.recognize(image)
@@ -105,5 +106,52 @@ class PageReader:
         if ruby is not None:
             result["furigana"] = [r.to_json() for r in ruby]
         if not storage.write_atomic(location, results.encode(result), overwrite=not spec.skip_existing):
-            return Skipped(page.key, page.canonical_id, location)  # a racing delivery wrote it first
+            return self._already_there(page, location, data)  # a racing delivery wrote it first
         return Done(page.key, page.canonical_id, location, len(regions), round(duration, 3), found.usage)
+
+    def _image_bytes(self, page: PageJob) -> bytes:
+        if page.member is None:
+            return storage.read_bytes(page.image_path, self.spec.max_image_bytes)
+        return archives.read_member(page.image_path, page.member, self.spec.max_image_bytes)
+
+    def _already_there(self, page: PageJob, location: str, data: bytes | None = None) -> Outcome:
+        """Skipped when the result there is this page's; a collision (permanent) when it was
+        written for another image: skipping would leave this image unread, without a word.
+        A result naming another path is still this page's when it holds the same bytes (a
+        folder that moved)."""
+        recorded = _recorded_source(location)
+        if recorded is None or recorded[:2] == (page.image_path, page.member):
+            return Skipped(page.key, page.canonical_id, location)
+        path, member, sha256 = recorded
+        if sha256 is not None and hashlib.sha256(data or self._image_bytes(page)).hexdigest() == sha256:
+            return Skipped(page.key, page.canonical_id, location)
+        other = path if member is None else f"{path} member {member}"
+        return failed(
+            page,
+            ErrorClass.PERMANENT,
+            f"id collision: the result {location[:300]} is another image's ({other[:300]}), not this"
+            f" page's ({page.image_path[:300]}): give one of them another id, or delete that result",
+        )
+
+
+# A result is a few KiB to a few MiB; one past this is not read to compare its source.
+_MAX_RESULT_BYTES = 64 * 1024 * 1024
+
+
+def _recorded_source(location: str) -> tuple[str, str | None, str | None] | None:
+    """(image path, archive member, sha256) the result at ``location`` was written for; None
+    when it cannot be read or says nothing (then the result is taken as this page's, as before)."""
+    try:
+        found = json.loads(storage.read_bytes(location, _MAX_RESULT_BYTES))
+    except (PageError, ValueError):
+        return None
+    if not isinstance(found, dict) or not isinstance(found.get("source_image_path"), str):
+        return None
+    member = found.get("source_archive_member")
+    image = found.get("image")
+    sha256 = image.get("sha256") if isinstance(image, dict) else None
+    return (
+        found["source_image_path"],
+        member if isinstance(member, str) else None,
+        sha256 if isinstance(sha256, str) else None,
+    )

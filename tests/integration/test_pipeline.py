@@ -97,7 +97,9 @@ async def test_s3_event_in_s3_results_out(
         queue, dispatcher, settings(queue_address, f"s3://{bucket}/results", method="tesseract")
     )
     assert stats.outcomes["done"] == 1, stats
-    body = s3.get_object(Bucket=bucket, Key="results/incoming/Vol 1/page 2_ocr.json")["Body"].read()
+    # one object, one page: the id is <bucket>/<key>, extension kept
+    key = f"results/{bucket}/incoming/Vol 1/page 2.png_ocr.json"
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     result = json.loads(body)
     assert result["source_image_path"] == f"s3://{bucket}/incoming/Vol 1/page 2.png"
     want = json.loads((sample_pages / "page_002.truth.json").read_text())["full_text"]

@@ -175,3 +175,34 @@ async def test_a_queue_that_cannot_delay_holds_throttled_pages_back(tmp_path: Pa
     (later,) = await queue.receive(10, 0, 300)
     assert (later.id, later.receive_count) == (throttled.id, 2)
     await queue.close()
+
+
+def test_dead_letter_attributes_are_the_ones_a_redrive_recognises() -> None:
+    action = decide(failed("permanent", "image not found"))
+    assert set(acker._dead_letter(action).attributes) == {acker.ATTEMPTS_ATTR, *acker.DEAD_LETTER_ATTRS}
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 3, 5])
+def test_a_redriven_page_gets_all_its_attempts_then_the_dlq_again(max_attempts: int) -> None:
+    """A dead letter moved back as it is (StartMessageMoveTask keeps its attributes) counts
+    from zero; its first retry drops the dead-letter attributes, so retries do not reset the
+    count again and the page still reaches the DLQ after ``max_attempts`` failures."""
+    outcome = failed("retryable", "timeout")
+    died = acker._dead_letter(decide(outcome, msg(attempts=max_attempts - 1), max_attempts))
+    assert died.attributes[acker.ATTEMPTS_ATTR] == str(max_attempts)
+    message, failures = Message("m2", "r2", died.body, 1, died.attributes), 0
+    assert acker.attempts_of(message) == 0
+    while True:
+        action = decide(outcome, message, max_attempts)
+        failures += 1
+        if action.kind == "dead":
+            break
+        assert failures < max_attempts
+        again = acker._retry(action)
+        assert set(again.attributes).isdisjoint(acker.DEAD_LETTER_ATTRS)
+        message = Message("m3", "r3", again.body, 1, again.attributes)
+    assert (failures, action.error_class, action.attempts) == (
+        max_attempts,
+        ErrorClass.EXHAUSTED,
+        max_attempts,
+    )

@@ -6,7 +6,9 @@ import json
 from collections.abc import Mapping
 
 from comicocr.consumer.planner import plan
-from comicocr.contract import Throttled
+from comicocr.contract import Failed, Throttled
+from comicocr.errors import ErrorClass
+from comicocr.messages import COLLISION_ATTR, PageMessage, RefusedRecord
 from comicocr.queues.base import Message
 from comicocr.ratelimit import Pacer
 from comicocr.settings import Settings
@@ -71,11 +73,81 @@ def test_poison_and_s3_events_are_settled_without_a_run() -> None:
     ]
     work = plan(batch, Settings(method="null"), Pacer(20), paced_vlm)
     assert [(m.id, "not JSON" in why, cid) for m, why, cid in work.poison] == [("bad", True, None)]
-    assert [(m.id, [p.canonical_id for p in pages]) for m, pages in work.fan_out] == [
-        ("ev", ["c/p0", "c/p1", "c/p2"]),
+    assert [
+        (m.id, [p.canonical_id for p in pages if isinstance(p, PageMessage)]) for m, pages in work.fan_out
+    ] == [
+        ("ev", ["b/c/p0.png", "b/c/p1.png", "b/c/p2.png"]),
         ("test", []),
     ]
     assert work.dispatches == []
+
+
+def record(key: str, bucket: str = "b") -> dict[str, object]:
+    return {"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": bucket}, "object": {"key": key}}}
+
+
+def event(i: int, *records: dict[str, object], **attributes: str) -> Message:
+    return Message(f"ev{i}", f"r{i}", json.dumps({"Records": list(records)}), 1, attributes)
+
+
+def test_each_record_of_an_event_has_its_own_outcome() -> None:
+    s = Settings(method="null")
+    batch = [
+        event(0, record("c/p1.png"), record("c/../p2.png")),  # a good key and a bad one
+        event(1, record("c/../p3.png")),  # a bad key alone
+        event(2, record("c/p4.png"), record("c/notes.txt")),  # one page: run in place
+    ]
+    work = plan(batch, s, Pacer(20), paced_vlm)
+    [(message, items)] = work.fan_out
+    assert message.id == "ev0"
+    good, bad = items
+    assert isinstance(good, PageMessage)
+    assert good.canonical_id == "b/c/p1.png"
+    assert isinstance(bad, RefusedRecord)
+    assert bad.record == record("c/../p2.png")
+    # the bad key alone is poison, named; the one-page event runs
+    assert [(m.id, why.split(":")[0], cid) for m, why, cid in work.poison] == [
+        ("ev1", "S3 key 'c/../p3.png' is not a safe canonical_id", None)
+    ]
+    assert [p.canonical_id for d in work.dispatches for p in d.chunk.pages] == ["b/c/p4.png"]
+
+
+def test_the_bucket_may_be_left_out_of_event_ids() -> None:
+    work = plan(
+        [event(0, record("c/p4.png"))],
+        Settings(method="null", event_ids_without_bucket=True),
+        Pacer(20),
+        paced_vlm,
+    )
+    assert [p.canonical_id for d in work.dispatches for p in d.chunk.pages] == ["c/p4.png"]
+
+
+def test_collisions_are_dead_lettered_not_run() -> None:
+    s = Settings(method="null", event_ids_without_bucket=True)
+    batch = [
+        event(0, record("c/p1.png", "a")),
+        event(1, record("c/p1.png", "b")),  # the same key in another bucket: the same id
+        event(2, record("c/p1.png", "a")),  # a repeat of the first: not a collision
+        event(3, record("c/p2.png", "a"), **{COLLISION_ATTR: "id collision: told by its event"}),
+    ]
+    work = plan(batch, s, Pacer(20), paced_vlm)
+    assert [p.image_path for d in work.dispatches for p in d.chunk.pages] == [
+        "s3://a/c/p1.png",
+        "s3://a/c/p1.png",
+    ]
+    got = [(r.message.id, r.outcome) for r in work.deferred]
+    assert [(i, o.kind, o.canonical_id) for i, o in got] == [
+        ("ev1", "failed", "c/p1.png"),
+        ("ev3", "failed", "c/p2.png"),
+    ]
+    assert all(isinstance(o, Failed) and o.error_class is ErrorClass.PERMANENT for _, o in got)
+    assert "s3://b/c/p1.png and s3://a/c/p1.png (same batch)" in got[0][1].error  # type: ignore[union-attr]
+    assert got[1][1].error == "id collision: told by its event"  # type: ignore[union-attr]
+    # a page body is never taken for a marked event record
+    plain = Message(
+        "m", "r", json.dumps({"canonical_id": "x", "image_path": "/x.png"}), 1, {COLLISION_ATTR: "no"}
+    )
+    assert plan([plain], s, Pacer(20), paced_vlm).deferred == []
 
 
 def test_paced_pages_book_slots_and_defer_past_the_horizon() -> None:

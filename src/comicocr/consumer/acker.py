@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -27,7 +27,7 @@ import structlog
 
 from comicocr.contract import Done, Failed, Outcome, Skipped, Throttled
 from comicocr.errors import ErrorClass
-from comicocr.messages import PageMessage
+from comicocr.messages import EventItem, RefusedRecord
 from comicocr.queues.base import MAX_DELAY_S, Message, Outgoing, Queue, in_tens
 from comicocr.redact import redact, redacted
 
@@ -67,14 +67,25 @@ def poison(message: Message, reason: str, canonical_id: str | None = None) -> Ac
     return Action("dead", message, canonical_id, ErrorClass.POISON, reason, attempts_of(message) + 1)
 
 
-async def fan_out(queue: Queue, message: Message, pages: list[PageMessage]) -> Action:
-    """An S3 event naming several objects (or none): one message per page, then drop the event."""
-    for group in in_tens(pages):
-        if (await queue.send_batch([p.to_outgoing() for p in group])).failed:
+async def fan_out(queue: Queue, message: Message, items: list[EventItem]) -> Action:
+    """An S3 event naming several objects (or none): one message per page, and one per record
+    it refused (a one-record event, dead-lettered on its own when it comes back), then drop the
+    event. Each record so gets its own outcome: one bad key does not take the others with it."""
+    for group in in_tens(items):
+        if (await queue.send_batch([_fanned(item) for item in group])).failed:
             # Keep the event; it comes back after its visibility timeout. Pages already
             # sent may then be sent twice: results are idempotent, so that is harmless.
             return Action("hand_back", message, status="fan_out_failed")
-    return Action("delete", message, status="fanned_out" if pages else "empty")
+    return Action("delete", message, status="fanned_out" if items else "empty")
+
+
+def _fanned(item: EventItem) -> Outgoing:
+    if isinstance(item, RefusedRecord):
+        return item.to_outgoing()
+    first = item.to_outgoing()
+    # Deduplicated by the object too, not by the id alone: a second object mapping to an id
+    # already waiting must arrive, to be reported as the collision it is, not dropped.
+    return replace(first, dedup_id=f"{first.dedup_id}\n{item.image_path}")
 
 
 def attempts_of(message: Message) -> int:

@@ -3,8 +3,12 @@ running anything. No I/O: it reads the batch and the settings and books slots in
 
 - A message whose body does not parse is *poison*; so is one whose ``output`` lies outside
   the consumer's own output and the operator's ``allowed_output_roots``, or that sets an
-  engine option only the operator may set (an endpoint, a secret's variable, a folder).
-- An S3 event with several created objects (or none) is *fanned out*: one message per page.
+  engine option only the operator may set (an endpoint, a secret's variable, a folder), and
+  a one-record S3 event whose record cannot be a page (an unsafe key).
+- An S3 event with several records to settle (or none) is *fanned out*: one message per page,
+  and one per refused record (a one-record event), so that each record has its own outcome.
+- A page whose id another page of the batch (or of its event) took for another image is a
+  *collision*: dead-lettered (permanent) instead of overwriting or skipping the other's result.
 - A page of a paced engine (a VLM) books a slot in the pacer; past half the task timeout it is
   *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout.
 - The other pages are grouped by what they share (``ChunkSpec``) and split into as few chunks
@@ -19,10 +23,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
-from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Outcome, PageJob, Throttled
-from comicocr.errors import PoisonMessage
+from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Failed, Outcome, PageJob, Throttled
+from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.locations import output_problem, within_any
-from comicocr.messages import PageMessage, parse_body
+from comicocr.messages import COLLISION_ATTR, EventItem, PageMessage, parse_body
 from comicocr.queues.base import Message
 from comicocr.ratelimit import Pacer
 from comicocr.settings import Settings
@@ -69,9 +73,10 @@ class PageResult:
 @dataclass
 class Plan:
     dispatches: list[Dispatch] = field(default_factory=list)
-    deferred: list[PageResult] = field(default_factory=list)  # paced pages past the horizon: throttled
+    # settled without a run: paced pages past the horizon (throttled), id collisions (permanent)
+    deferred: list[PageResult] = field(default_factory=list)
     poison: list[tuple[Message, str, str | None]] = field(default_factory=list)  # (message, why, id if known)
-    fan_out: list[tuple[Message, list[PageMessage]]] = field(default_factory=list)
+    fan_out: list[tuple[Message, list[EventItem]]] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -155,24 +160,58 @@ def _grouped(pages: list[_Page]) -> list[tuple[ChunkSpec, list[_Page]]]:
     return list(groups.values())
 
 
+def _collision(
+    message: Message,
+    page: PageMessage,
+    event: bool,
+    settings: Settings,
+    sources: dict[tuple[str, str], tuple[str, str | None]],
+) -> str | None:
+    """Why ``page`` may not take its id, or None: its event gave the id to another object
+    (the record was re-sent alone, marked), or an earlier page of this batch has it for
+    another image. Pages of one batch may run side by side: the later write would replace
+    the other's result, or be skipped as if done."""
+    marked = message.attributes.get(COLLISION_ATTR) if event else None
+    if marked:
+        return marked
+    source = (page.image_path, page.member)
+    taken = sources.setdefault((page.output or settings.output, page.canonical_id), source)
+    if taken == source:
+        return None
+    other = taken[0] if taken[1] is None else f"{taken[0]} member {taken[1]}"
+    return (
+        f"id collision: {page.image_path[:300]} and {other[:300]} (same batch) both map to the id"
+        f" {page.canonical_id[:300]!r}"
+    )
+
+
 def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: EngineCatalog) -> Plan:
     """Turn received messages into chunks to run now and messages settled without a run."""
     out = Plan()
     plain: list[_Page] = []
     paced: list[tuple[_Page, int]] = []
+    sources: dict[tuple[str, str], tuple[str, str | None]] = {}  # (output, id) -> the image it is for
     for message in batch:
         try:
-            pages = parse_body(message.body)
+            parsed = parse_body(message.body, ids_with_bucket=not settings.event_ids_without_bucket)
         except PoisonMessage as exc:
             out.poison.append((message, str(exc), None))
             continue
-        if len(pages) != 1:
-            out.fan_out.append((message, pages))
+        if parsed.event and len(parsed.items) != 1:
+            out.fan_out.append((message, parsed.items))
             continue
-        page = pages[0]
+        if parsed.refused:  # a one-record event (or a record re-sent alone) that is no page
+            out.poison.append((message, parsed.refused[0].reason, None))
+            continue
+        page = parsed.pages[0]
         refusal = output_refusal(page, settings) or option_refusal(page, settings, engines)
         if refusal:
             out.poison.append((message, refusal, page.canonical_id))
+            continue
+        collision = _collision(message, page, parsed.event, settings, sources)
+        if collision:
+            failed = Failed("", page.canonical_id, ErrorClass.PERMANENT, collision)
+            out.deferred.append(PageResult(message, page.method or settings.method, failed))
             continue
         tokens = engines.paced_tokens(page.method or settings.method, page.options or settings.engine_options)
         item = _Page(message, page, chunk_spec(page, settings, paced=tokens is not None))

@@ -25,6 +25,7 @@ class Stats:
     vlm_tokens: int = 0
     vlm_requests: int = 0
     interrupted: bool = False  # stopped by a signal, not because the queue ran dry
+    fatal: str | None = None  # why the consumer had to stop on its own (its queue is gone)
     finished_ids: set[str] | None = None  # ids whose result exists now; kept only in until-idle runs
 
     @property

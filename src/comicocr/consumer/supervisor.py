@@ -31,7 +31,7 @@ from comicocr.consumer.metrics import ConsumerMetrics
 from comicocr.consumer.planner import EngineCatalog, PageResult, plan
 from comicocr.consumer.stats import Stats
 from comicocr.contract import Done, Throttled
-from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, in_tens
+from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, QueueGone, in_tens
 from comicocr.ratelimit import Pacer
 from comicocr.redact import redacted
 from comicocr.settings import Settings
@@ -126,6 +126,7 @@ class Consumer:
     async def _receive_loop(self) -> None:
         wait_s = min(self.settings.poll_wait_s, 1.0) if self.until_idle else self.settings.poll_wait_s
         failures = idle_polls = 0
+        gone_since: float | None = None
         while not self._stopping.is_set():
             self.last_receive_at = time.monotonic()
             want = min(MAX_BATCH, self._buffer.maxsize - self._buffer.qsize())
@@ -134,7 +135,15 @@ class Consumer:
                 continue
             try:
                 messages = await self.queue.receive(want, wait_s, self.settings.visibility_timeout_s)
-                failures = 0
+                failures, gone_since = 0, None
+            except QueueGone as exc:
+                gone_since = gone_since or time.monotonic()
+                if await self._found_again(exc, time.monotonic() - gone_since):
+                    failures, gone_since = 0, None
+                    continue
+                failures += 1
+                await asyncio.sleep(min(30.0, 0.5 * 2**failures))
+                continue
             except Exception as exc:  # queue outage or throttling: back off and resume
                 failures += 1
                 self.metrics.receive_errors.inc()
@@ -156,6 +165,25 @@ class Consumer:
             if idle_polls >= 2:
                 log.info("consumer.idle", received=self.stats.received)
                 self.stop(idle=True)
+
+    async def _found_again(self, gone: QueueGone, gone_for_s: float) -> bool:
+        """The queue vanished (deleted, or its server restarted empty). Make it again where its
+        address says how; otherwise stop once it has been gone ``queue_gone_timeout_s``: a
+        consumer of a queue that is not there must end, not poll it forever."""
+        try:
+            if await self.queue.recreate():
+                log.warning("queue.recreated", queue=self.queue.address, reason=str(gone)[:200])
+                return True
+        except Exception as exc:  # the server is not answering yet: try again after a pause
+            log.warning("queue.recreate_failed", queue=self.queue.address, error=redacted(exc))
+            return False
+        if gone_for_s >= self.settings.queue_gone_timeout_s:
+            self.stats.fatal = f"{gone} (gone for {gone_for_s:.0f} s)"
+            log.error("queue.gone", queue=self.queue.address, gone_for_s=round(gone_for_s))
+            self.stop()
+        else:
+            log.warning("queue.gone", queue=self.queue.address, gone_for_s=round(gone_for_s))
+        return False
 
     async def _idle(self) -> bool:
         if self._held or self._inflight:

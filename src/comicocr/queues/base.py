@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from comicocr.errors import ConfigError
+
 MAX_BATCH = 10
 MAX_VISIBILITY_S = 12 * 3600  # SQS's cap on a message's visibility timeout
 MAX_DELAY_S = 900  # SQS's cap on DelaySeconds
@@ -113,6 +115,10 @@ def per_minute(counts: Mapping[int, float], now: float, window_min: int) -> floa
     return total / window_min
 
 
+class QueueGone(ConfigError):
+    """The queue is no longer there: deleted, or its server restarted without it."""
+
+
 class MoveUnsupported(Exception):
     """The server cannot move messages itself: move them by receive -> send -> delete."""
 
@@ -130,6 +136,12 @@ class Queue(Protocol):
 
     async def ensure(self) -> None:
         """Create the queue and its dead-letter queue when they do not exist."""
+
+    async def recreate(self) -> bool:
+        """After ``QueueGone``: make the queue (and its dead-letter queue) again where its
+        address says how (``sqs://NAME``) and return True; False where it does not (a queue URL
+        names the operator's queue, which comicocr never creates)."""
+        ...
 
     async def send_batch(self, entries: list[Outgoing]) -> Sent:
         """Send up to 10 messages; say which failed and which were dropped as duplicates."""

@@ -190,6 +190,9 @@ class LocalQueue:
             raise ConfigError(f"{self.address} ({DEAD}) is a dead-letter queue: it has no dead-letter queue")
         return self._dead
 
+    async def recreate(self) -> bool:
+        return False  # the embedded queue never raises QueueGone: its file is open for good
+
     async def ensure(self) -> None:
         await self._store.run(lambda db: None)
 

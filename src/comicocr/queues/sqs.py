@@ -57,6 +57,7 @@ from comicocr.queues.base import (
     Depths,
     Message,
     Outgoing,
+    QueueGone,
     QueueStats,
     Sent,
     in_tens,
@@ -233,6 +234,7 @@ class SQSQueue:
         self.delays_messages = not self.fifo
         self.visibility_s = visibility_s
         self._url = _url_of(address)
+        self._given_url = self._url is not None  # the operator's queue: never created here
         self._client = _client or _Client(endpoint_of(address))
         self._dead: SQSQueue | None = None
         self._main: SQSQueue | None = None  # on a DLQ found through its main queue's RedrivePolicy
@@ -272,7 +274,7 @@ class SQSQueue:
             resp = await sqs.get_queue_attributes(QueueUrl=await self.url(), AttributeNames=list(names))
         except ClientError as exc:
             if _error_code(exc) in _NOT_FOUND:
-                raise ConfigError(
+                raise QueueGone(
                     f"queue {self.address[:200]} does not exist (comicocr creates queues only for sqs://NAME)"
                 ) from None
             raise
@@ -355,16 +357,28 @@ class SQSQueue:
         resp = await sqs.send_message_batch(QueueUrl=await self.url(), Entries=self._entries(entries))
         return Sent(failed=self._failed(resp))  # a FIFO queue does not say what it deduplicated
 
+    async def recreate(self) -> bool:
+        if self._given_url or self._dead is None:
+            return False
+        self._url = self._dead._url = None  # look up (or create) both afresh
+        await self.ensure()
+        return True
+
     async def receive(self, max_messages: int, wait_s: float, visibility_s: int) -> list[Message]:
         sqs = await self._client.get()
-        resp = await sqs.receive_message(
-            QueueUrl=await self.url(),
-            MaxNumberOfMessages=min(max_messages, MAX_BATCH),
-            WaitTimeSeconds=int(min(20, max(0, wait_s))),
-            VisibilityTimeout=visibility_s,
-            MessageSystemAttributeNames=["ApproximateReceiveCount"],
-            MessageAttributeNames=["All"],
-        )
+        try:
+            resp = await sqs.receive_message(
+                QueueUrl=await self.url(),
+                MaxNumberOfMessages=min(max_messages, MAX_BATCH),
+                WaitTimeSeconds=int(min(20, max(0, wait_s))),
+                VisibilityTimeout=visibility_s,
+                MessageSystemAttributeNames=["ApproximateReceiveCount"],
+                MessageAttributeNames=["All"],
+            )
+        except ClientError as exc:
+            if _error_code(exc) in _NOT_FOUND:
+                raise QueueGone(f"queue {self.address[:200]} no longer exists") from None
+            raise
         return [
             Message(
                 id=m["MessageId"],
