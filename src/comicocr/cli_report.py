@@ -90,7 +90,11 @@ def view(
     index = write_report(folder, output, failures)
     out_dir = output if output is not None else folder / "report"
     pages, unreadable = load_results(folder, skip=out_dir)
-    summary = f"report: {len(pages)} pages" if pages else "report: no results in this folder"
+    summary = (
+        f"report: {len(pages)} page{'' if len(pages) == 1 else 's'}"
+        if pages
+        else "report: no results in this folder"
+    )
     typer.echo(f"{summary}, {len(failures) + len(unreadable)} failures listed", err=True)
     typer.echo(str(index.resolve()))
     if open_:

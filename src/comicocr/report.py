@@ -553,6 +553,10 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def write_report(
     results_dir: Path,
     out_dir: Path | None = None,
@@ -572,8 +576,8 @@ def write_report(
     where = esc(path_text(results_dir.resolve()))
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     header = (
-        f'<header><h1>OCR report</h1><p class="meta">{len(loaded)} pages in {where}'
-        f" · {len(all_failures)} failures · written {stamp}</p>{_LEGEND}</header>"
+        f'<header><h1>OCR report</h1><p class="meta">{_count(len(loaded), "page")} in {where}'
+        f" · {_count(len(all_failures), 'failure')} · written {stamp}</p>{_LEGEND}</header>"
     )
     index = out_dir / "index.html"
     if not loaded:

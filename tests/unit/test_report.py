@@ -345,7 +345,7 @@ def test_view_command(tmp_path: Path, image: Path) -> None:
     got = CliRunner().invoke(app, ["view", str(results)])
     assert got.exit_code == 0, got.output
     assert got.stdout.strip() == str((results / "report" / "index.html").resolve())
-    assert "report: 1 pages" in got.stderr
+    assert "report: 1 page," in got.stderr
 
 
 def test_view_open_hands_the_file_to_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
