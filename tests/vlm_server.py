@@ -2,7 +2,8 @@
 
 It enforces a requests-per-minute limit over a sliding window (429 + Retry-After), can
 throttle a share of requests at random (a "429 storm"), and answers in a chosen mode:
-valid JSON, fenced, with prose around it, truncated, garbage, empty, or an HTTP status.
+valid JSON, fenced, with prose around it, truncated, garbage, empty, or an HTTP status; or
+follows a script, per page (told apart by the image size the prompt states) or for any page.
 Every request is logged with its time and status for the tests to measure.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -40,6 +42,9 @@ class FakeVLM:
     status: int = 200  # a fixed error status instead of an answer (500, 402, 400...)
     api_key: str | None = None
     echo_key: bool = False  # answer 401 with the caller's token in the body, as careless servers do
+    # Replies in order, before the usual ones: an HTTP status (429 says Retry-After: 0) or an
+    # answer mode; keyed by the sent image's "WxH", or "*" for pages without a script of their own.
+    script: dict[str, list[int | str]] = field(default_factory=dict)
     log: list[tuple[float, int]] = field(default_factory=list)
     bodies: list[dict[str, Any]] = field(default_factory=list)
     _window: deque[float] = field(default_factory=deque)
@@ -53,16 +58,29 @@ class FakeVLM:
             return self._reply(now, 401, {"error": f"invalid token: {token}"}, {"X-Echo": token})
         if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
             return self._reply(now, 401, {"error": "bad key"})
+        steps = self._script_of(body)
+        if steps:
+            return self._step(now, steps.pop(0))
         while self._window and now - self._window[0] > self.window_s:
             self._window.popleft()
         if len(self._window) >= self.rpm_limit or random.random() < self.storm:
             wait = self.window_s - (now - self._window[0]) if len(self._window) >= self.rpm_limit else 1
             return self._reply(now, 429, {"error": "rate limited"}, {"Retry-After": f"{max(1, int(wait))}"})
         self._window.append(now)
-        if self.status != 200:
-            return self._reply(now, self.status, {"error": f"status {self.status}"})
+        return self._step(now, self.mode if self.status == 200 else self.status)
+
+    def _script_of(self, body: dict[str, Any]) -> list[int | str] | None:
+        size = re.search(r"\((\d+x\d+)\)", json.dumps(body["messages"][0]["content"][0]))
+        key = size.group(1) if size else ""
+        return self.script[key] if key in self.script else self.script.get("*")
+
+    def _step(self, now: float, step: int | str) -> web.Response:
+        if step == 429:
+            return self._reply(now, 429, {"error": "rate limited"}, {"Retry-After": "0"})
+        if isinstance(step, int):
+            return self._reply(now, step, {"error": f"status {step}"})
         answer = {
-            "choices": [{"message": {"role": "assistant", "content": ANSWERS[self.mode]}}],
+            "choices": [{"message": {"role": "assistant", "content": ANSWERS[step]}}],
             "usage": {"prompt_tokens": 1000, "completion_tokens": 20, "total_tokens": 1020},
         }
         return self._reply(now, 200, answer)

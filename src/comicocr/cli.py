@@ -432,9 +432,11 @@ def _run_summary(
     typer.echo(
         f"time: {stats.elapsed_s:.1f} s, {stats.outcomes['done'] / max(stats.elapsed_s, 1e-9):.2f} pages/s"
     )
-    if stats.vlm_requests:
+    if stats.vlm_requests:  # every request sent: answers, errors, throttling, retries in the workers
+        without = stats.vlm_requests - stats.vlm_answered
         typer.echo(
-            f"vlm: {stats.vlm_requests} requests, {stats.vlm_tokens} tokens ({stats.tokens_per_min:.0f}/min)"
+            f"vlm: {stats.vlm_requests} requests ({stats.vlm_answered} answered with a result,"
+            f" {without} without), {stats.vlm_tokens} tokens ({stats.tokens_per_min:.0f}/min)"
         )
     _print_what_went_wrong(stats, report, rejected, dead_before)
     if stats.fatal:

@@ -11,6 +11,11 @@ client. A *chunk* (one Lithops call) is a ``ChunkSpec`` shared by its pages plus
                   call died as a whole (crash, OOM kill, timeout) and no page is known at fault;
 - ``Throttled`` - the service said "slow down": retried later, no failed attempt counted.
 
+Every kind says how many ``requests`` the engine sent a billed service for the page (VLM
+HTTP requests, retries in the worker included: 0 for local engines), and ``Done``,
+``Skipped`` and ``Failed`` carry the ``usage`` the service reported for an answer it billed,
+used or not.
+
 Lithops ships plain data, so each type converts explicitly to and from it (``to_wire`` /
 ``from_wire``: dicts and lists of str, numbers, bools and None). ``Region`` is here too:
 engines produce it, the layout orders it and the result file holds it.
@@ -137,6 +142,7 @@ class Done:
     num_regions: int = 0
     duration_s: float = 0.0
     usage: Mapping[str, object] | None = None  # VLM tokens and cost, when the engine reports them
+    requests: int = 0  # requests sent to a billed service for this page (VLM), retries included
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,8 @@ class Skipped:
     key: str
     canonical_id: str
     result: str
+    usage: Mapping[str, object] | None = None  # read anyway, then found written (a racing delivery)
+    requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -155,6 +163,8 @@ class Failed:
     error_class: ErrorClass
     error: str
     whole_call: bool = False  # the call died as a whole: this page is not known to be at fault
+    usage: Mapping[str, object] | None = None  # an answer that was billed but unusable (empty, no JSON)
+    requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -165,6 +175,7 @@ class Throttled:
     error: str
     retry_after_s: float
     pause: str | None = None  # e.g. "payment_required": stop booking this engine for a while
+    requests: int = 0
 
 
 Outcome: TypeAlias = Done | Skipped | Failed | Throttled
@@ -190,6 +201,8 @@ def outcome_from_wire(data: object) -> Outcome:
         cls = _KINDS[fields.pop("kind")]
         if cls is Failed:
             fields["error_class"] = ErrorClass(fields["error_class"])
+        if not isinstance(fields.get("requests", 0), int):  # absent in a payload from an older worker
+            raise ValueError("requests is not an int")
         return cls(**fields)
     except (KeyError, TypeError, ValueError) as exc:
         raise MalformedWire(f"not an outcome: {exc!r}"[:200]) from None

@@ -7,6 +7,7 @@ its error class, so one bad page never fails its chunk. Runs inside Lithops work
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,7 +17,7 @@ from typing import Any
 
 from comicocr import archives, furigana, images, layout, results, storage
 from comicocr.contract import Chunk, Done, Outcome, PageJob, Region, Skipped, Throttled, failed
-from comicocr.engines.base import Engine, load_engine
+from comicocr.engines.base import Engine, Meter, load_engine, metered
 from comicocr.errors import ConfigError, ErrorClass, PageError, ThrottledError
 from comicocr.redact import redact
 
@@ -55,6 +56,12 @@ class PageReader:
         self.engine_info = engine_info
 
     def read(self, page: PageJob) -> Outcome:
+        """The page's outcome, with what it cost at a billed service however it ended."""
+        with metered() as meter:
+            outcome = self._outcome(page)
+        return _with_cost(outcome, meter)
+
+    def _outcome(self, page: PageJob) -> Outcome:
         try:
             return self._read(page)
         except ThrottledError as exc:  # not the page's fault: retried later, no attempt counted
@@ -132,6 +139,16 @@ class PageReader:
             f"id collision: the result {location[:300]} is another image's ({other[:300]}), not this"
             f" page's ({page.image_path[:300]}): give one of them another id, or delete that result",
         )
+
+
+def _with_cost(outcome: Outcome, meter: Meter) -> Outcome:
+    """``outcome`` with the requests the page sent and, where it has none, the usage of the
+    answer the service billed (an unusable answer, or one a racing delivery made moot)."""
+    if not meter.requests and meter.usage is None:
+        return outcome
+    if isinstance(outcome, Throttled) or outcome.usage is not None or meter.usage is None:
+        return dataclasses.replace(outcome, requests=meter.requests)
+    return dataclasses.replace(outcome, requests=meter.requests, usage=meter.usage)
 
 
 # A result is a few KiB to a few MiB; one past this is not read to compare its source.

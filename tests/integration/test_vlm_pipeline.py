@@ -4,6 +4,9 @@ against a local OpenAI-compatible server that enforces a rate limit."""
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,8 @@ from comicocr.producer import enqueue_pages
 from comicocr.queues.sqs import SQSQueue
 from comicocr.settings import Settings
 from vlm_server import FakeVLM, ServerThread
+
+from .conftest import comicocr
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 KEY = "sk-or-v1-pipeline-secret-0123456789"
@@ -113,3 +118,32 @@ async def test_a_429_storm_never_dead_letters_a_healthy_page(
     assert stats.outcomes["done"] == 16  # ...and still every page has its result,
     assert not dead  # with max_attempts=1: throttling never counted as a failed attempt
     assert len(list(tmp_path.rglob("*_ocr.json"))) == 16
+
+
+def test_the_run_summary_counts_every_request_the_server_received(sample_pages: Path, tmp_path: Path) -> None:
+    shutil.copy(sample_pages / "page_001.png", tmp_path)
+    rows = "".join(f"v/p{i},page_001.png\n" for i in range(4))
+    (tmp_path / "m.csv").write_text("canonical_id,absolute_image_path\n" + rows)
+    # Server errors, an empty and an unusable answer (both billed), throttling, then answers.
+    fake = FakeVLM(script={"*": [500, 500, "empty", 429, "garbage", 500, 429]})
+    with ServerThread(fake) as server:
+        env = {
+            **os.environ,
+            "COMICOCR_VLM_BASE_URL": server.base_url,
+            "COMICOCR_ENGINE_OPTIONS": json.dumps({"max_side": 400, "max_retries": 1, "max_wait_s": 0.1}),
+            "COMICOCR_VLM_REQUESTS_PER_MIN": "600",
+            "COMICOCR_MAX_ATTEMPTS": "10",  # 7 scripted failures at most: no page runs out
+            "COMICOCR_BACKOFF_BASE_S": "0",
+        }
+        ran = comicocr(
+            "run", "--manifest", "m.csv", "--output", "out", "--method", "qwen", cwd=tmp_path, env=env
+        )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    said = re.search(
+        r"vlm: (\d+) requests \((\d+) answered with a result, (\d+) without\), (\d+) tokens", ran.stdout
+    )
+    assert said, ran.stdout
+    requests, answered, without, tokens = map(int, said.groups())
+    assert requests == len(fake.log) == 7 + 4  # every scripted reply, then one answer a page
+    assert (answered, without) == (4, requests - 4)
+    assert tokens == 1020 * fake.count(200) == 1020 * (4 + 2)  # the empty and garbage answers too

@@ -7,7 +7,7 @@ from typing import Any
 
 from comicocr.consumer import Consumer
 from comicocr.consumer.acker import ATTEMPTS_ATTR
-from comicocr.contract import Chunk, Failed, Outcome
+from comicocr.contract import Chunk, Done, Failed, Outcome, Throttled
 from comicocr.engines import CATALOG
 from comicocr.errors import ErrorClass
 from comicocr.queues.base import Outgoing
@@ -129,4 +129,39 @@ async def test_a_run_ends_when_its_pages_are_settled_not_when_a_dead_runs_messag
     assert stats.finished_ids == {"a", "b"}
     assert not stats.interrupted
     assert (await queue.depths()).in_flight == 1  # the dead run's message is left for later
+    await queue.close()
+
+
+class Scripted:
+    """Answers each page's n-th attempt with the n-th outcome of its script, as a VLM worker would."""
+
+    def __init__(self, scripts: dict[str, list[Outcome]]) -> None:
+        self.scripts = scripts
+
+    def run_chunks(self, chunks: list[Chunk]) -> list[list[Outcome]]:
+        from dataclasses import replace
+
+        return [[replace(self.scripts[p.canonical_id].pop(0), key=p.key) for p in c.pages] for c in chunks]
+
+
+async def test_every_vlm_request_is_counted_whatever_became_of_its_page(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    queue = LocalQueue(s.queue_address)
+    await queue.send_batch([Outgoing(json.dumps({"canonical_id": c, "image_path": "x.png"})) for c in "ab"])
+    out = str(tmp_path / "out")
+    dispatcher = Scripted(
+        {
+            "a": [  # an unusable answer after a 500 (billed: 5 tokens), then an answer
+                Failed("", "a", ErrorClass.RETRYABLE, "empty answer", usage={"total_tokens": 5}, requests=2),
+                Done("", "a", out, usage={"total_tokens": 7}, requests=1),
+            ],
+            "b": [  # throttled 3 times, then an answer from a worker too old to count requests
+                Throttled("", "b", "still throttled (429)", 0.0, requests=3),
+                Done("", "b", out, usage={"total_tokens": 7}),
+            ],
+        }
+    )
+    stats = await asyncio.wait_for(Consumer(queue, dispatcher, s, engines=CATALOG, until_idle=True).run(), 30)
+    assert stats.outcomes["done"] == 2
+    assert (stats.vlm_requests, stats.vlm_answered, stats.vlm_tokens) == (2 + 1 + 3 + 1, 2, 5 + 7 + 7)
     await queue.close()

@@ -94,12 +94,23 @@ def test_unknown_engine_fails_every_page_permanently(tmp_path: Path) -> None:
         Skipped("1", "c", "s3://b/c_ocr.json"),
         Failed("2", "d", ErrorClass.PERMANENT, "image not found", whole_call=False),
         Throttled("3", "e", "429", 12.5, "payment_required"),
+        Done("4", "f", "/out/f_ocr.json", 1, 0.5, {"total_tokens": 10}, requests=3),
+        Failed("5", "g", ErrorClass.RETRYABLE, "empty answer", usage={"total_tokens": 7}, requests=2),
+        Throttled("6", "h", "still throttled (429)", 1.0, requests=5),
+        Skipped("7", "i", "/out/i_ocr.json", {"total_tokens": 9}, requests=1),
     ],
 )
 def test_outcomes_survive_the_wire(outcome: Outcome) -> None:
     wire = outcome_to_wire(outcome)
     assert json.loads(json.dumps(wire)) == wire  # plain JSON-compatible data
     assert outcome_from_wire(json.loads(json.dumps(wire))) == outcome
+
+
+def test_an_older_workers_outcome_still_decodes_with_no_requests() -> None:
+    old = {"kind": "done", "key": "0", "canonical_id": "a", "result": "/o/a_ocr.json", "usage": None}
+    assert outcome_from_wire(old) == Done("0", "a", "/o/a_ocr.json")
+    failed = {"kind": "failed", "key": "1", "canonical_id": "b", "error_class": "retryable", "error": "x"}
+    assert outcome_from_wire(failed).requests == 0
 
 
 def test_malformed_wire_is_refused(tmp_path: Path) -> None:
@@ -109,6 +120,7 @@ def test_malformed_wire_is_refused(tmp_path: Path) -> None:
         {"kind": "done"},
         {"kind": "nope", "key": "0"},
         {"kind": "failed", "error_class": "x"},
+        {"kind": "skipped", "key": "0", "canonical_id": "a", "result": "r", "requests": "3"},
     ):
         with pytest.raises(MalformedWire):
             outcome_from_wire(bad)

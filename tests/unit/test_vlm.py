@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
+import pickle
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from comicocr.consumer.stats import Stats
+from comicocr.contract import (
+    Chunk,
+    ChunkSpec,
+    Done,
+    EngineSpec,
+    Failed,
+    PageJob,
+    Throttled,
+    outcome_from_wire,
+)
 from comicocr.engines import load_engine
 from comicocr.engines.vlm_json import Unparseable, parse_regions
 from comicocr.errors import PermanentError, RetryableError, ThrottledError
+from comicocr.remote import process_chunk
 from vlm_server import FakeVLM, ServerThread
 
 KEY = "sk-or-v1-test-0123456789abcdef"
@@ -79,3 +93,66 @@ def test_no_key_for_openrouter_is_permanent(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     with pytest.raises(PermanentError, match="no API key"):
         load_engine("gemma", {}, "en", gpu=False)
+
+
+# Per page (told apart by its size): the server's replies, then how the page ends and how many
+# requests it sent. Retries: 2 (3 tries a page); 429 says Retry-After: 0.
+SCRIPTS: dict[str, tuple[list[int | str], type, int]] = {
+    "300x300": ([500, 500, "json"], Done, 3),
+    "300x301": ([500, "empty"], Failed, 2),  # an unusable answer, billed: its tokens count
+    "300x302": ([500, 500, 500], Failed, 3),
+    "300x303": ([429, 429, 429], Throttled, 3),
+    "300x304": ([429, "garbage"], Failed, 2),
+    "300x305": ([402], Throttled, 1),
+    "300x306": ([400], Failed, 1),
+    "300x307": ([429, "json"], Done, 2),
+}
+
+
+def test_every_request_counts_on_its_own_page_however_the_page_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
+    jobs = []
+    for i, size in enumerate(SCRIPTS):
+        w, h = map(int, size.split("x"))
+        Image.new("RGB", (w, h), "white").save(tmp_path / f"{size}.png")
+        # Paced pages, all due now: the worker reads them side by side, one engine for all.
+        jobs.append(PageJob(str(i), f"s/{size}", str(tmp_path / f"{size}.png"), send_at=time.time()))
+    fake = FakeVLM(script={size: list(replies) for size, (replies, _, _) in SCRIPTS.items()})
+    with ServerThread(fake) as server:
+        options = {"base_url": server.base_url, "max_retries": 2, "max_wait_s": 0.05, "max_side": 400}
+        spec = ChunkSpec(
+            engine=EngineSpec("qwen", "en", options),
+            output=str(tmp_path / "out"),
+            direction=None,
+            skip_existing=False,
+            max_image_bytes=10_000_000,
+            max_image_pixels=100_000_000,
+            allowed_roots=(),
+            allow_http=False,
+        )
+        wire = pickle.loads(pickle.dumps(Chunk(spec, tuple(jobs)).to_wire()))  # as Lithops ships it
+        outcomes = [outcome_from_wire(o) for o in process_chunk(wire)]
+    got = {o.canonical_id.removeprefix("s/"): (type(o), o.requests) for o in outcomes}
+    assert got == {size: (kind, n) for size, (_, kind, n) in SCRIPTS.items()}
+    assert sum(o.requests for o in outcomes) == len(fake.log) == 17
+    tokens = {
+        o.canonical_id.removeprefix("s/"): (o.usage or {}).get("total_tokens")
+        for o in outcomes
+        if not isinstance(o, Throttled)
+    }
+    # Every answer counts its tokens, the unusable ones too (billed); no answer, no tokens.
+    assert tokens == {
+        "300x300": 1020,
+        "300x301": 1020,
+        "300x302": None,
+        "300x304": 1020,
+        "300x306": None,
+        "300x307": 1020,
+    }
+    stats = Stats()
+    for outcome in outcomes:
+        stats.count_usage(outcome)
+    assert (stats.vlm_requests, stats.vlm_answered) == (17, 2)
+    assert stats.vlm_tokens == 1020 * fake.count(200) == 1020 * 4  # the two unusable answers too

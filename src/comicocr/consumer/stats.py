@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from comicocr.consumer.acker import Action
-from comicocr.contract import Done
+from comicocr.contract import Done, Outcome, Throttled
 
 log = structlog.get_logger("comicocr.consumer")
 
@@ -22,8 +22,9 @@ class Stats:
     received: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)  # done, skipped, retry, dead, ...
     dead: list[tuple[str, str, str]] = field(default_factory=list)  # (id, class, reason)
-    vlm_tokens: int = 0
-    vlm_requests: int = 0
+    vlm_tokens: int = 0  # as the answers reported them, usable or not (the service bills both)
+    vlm_requests: int = 0  # every request sent, whatever became of its page
+    vlm_answered: int = 0  # of those, the answers that became a result
     interrupted: bool = False  # stopped by a signal, not because the queue ran dry
     fatal: str | None = None  # why the consumer had to stop on its own (its queue is gone)
     finished_ids: set[str] | None = None  # ids whose result exists now; kept only in until-idle runs
@@ -47,11 +48,18 @@ class Stats:
             return False
         return ids <= self.finished_ids | {ident for ident, _, _ in self.dead}
 
-    def count_usage(self, outcome: Done) -> None:
-        if outcome.usage:
-            total = outcome.usage.get("total_tokens")
-            self.vlm_requests += 1
-            self.vlm_tokens += int(total) if isinstance(total, int | float) else 0
+    def count_usage(self, outcome: Outcome) -> None:
+        """Count what a page cost at a billed service: its requests, retries and failures
+        included, and the tokens of its answer, used or not."""
+        usage = None if isinstance(outcome, Throttled) else outcome.usage
+        requests = outcome.requests
+        if isinstance(outcome, Done) and usage and not requests:
+            requests = 1  # from a worker older than the request count: its answer, at least
+        self.vlm_requests += requests
+        if isinstance(outcome, Done) and requests:
+            self.vlm_answered += 1  # a page has one answer at most that it keeps
+        total = usage.get("total_tokens") if usage else None
+        self.vlm_tokens += int(total) if isinstance(total, int | float) else 0
 
     def record(self, action: Action) -> None:
         """Count an action the queue carried out."""

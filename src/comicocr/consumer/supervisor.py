@@ -30,7 +30,7 @@ from comicocr.consumer.dispatch import Dispatcher, run_dispatches
 from comicocr.consumer.metrics import ConsumerMetrics
 from comicocr.consumer.planner import EngineCatalog, PageResult, plan
 from comicocr.consumer.stats import Stats
-from comicocr.contract import Done, Throttled
+from comicocr.contract import Throttled
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, QueueGone, in_tens
 from comicocr.ratelimit import Pacer
 from comicocr.redact import redacted
@@ -251,8 +251,7 @@ class Consumer:
 
     def _account(self, result: PageResult) -> None:
         outcome = result.outcome
-        if isinstance(outcome, Done):
-            self.stats.count_usage(outcome)
+        self.stats.count_usage(outcome)  # every outcome: failed and throttled pages sent requests too
         if isinstance(outcome, Throttled) and outcome.pause:
             self.pacer.pause(outcome.retry_after_s or 300, outcome.pause)
 

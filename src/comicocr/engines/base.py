@@ -17,11 +17,13 @@ A new engine subclasses ``Engine`` with its own ``Options`` model; ``null.py`` i
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, ClassVar, Generic, TypeVar
@@ -52,6 +54,42 @@ class Recognition:
 
     regions: list[Region]
     usage: Mapping[str, object] | None = None
+
+
+@dataclass
+class Meter:
+    """What reading one page cost at a billed service: each request sent (retries included)
+    and the usage the service reported for its answer, whether or not the answer was usable.
+
+    The worker opens one per page with ``metered()``, so it knows the count however the page
+    ends (a result, an exception, throttled); an engine adds to ``meter()`` as it sends::
+
+        meter().requests += 1
+    """
+
+    requests: int = 0
+    usage: Mapping[str, object] | None = None
+
+
+# Per page, not per engine: the worker reads paced pages side by side in threads with one
+# engine, and each thread (and the event loop asyncio.run starts in it) sees its own meter.
+_METER: ContextVar[Meter | None] = ContextVar("comicocr_meter", default=None)
+
+
+@contextlib.contextmanager
+def metered() -> Iterator[Meter]:
+    """A fresh ``Meter`` for what runs inside (in this thread), returned to read afterwards."""
+    meter = Meter()
+    token = _METER.set(meter)
+    try:
+        yield meter
+    finally:
+        _METER.reset(token)
+
+
+def meter() -> Meter:
+    """The meter of the page being read; outside ``metered()`` a throwaway one (nobody reads it)."""
+    return _METER.get() or Meter()
 
 
 class Engine(ABC, Generic[OptionsT]):

@@ -9,7 +9,8 @@ Failures keep their meaning: 429 is retried here honouring ``Retry-After`` /
 ``X-RateLimit-Reset`` a few times, then handed back as *throttled* (retried later, no
 attempt counted); 402 (credits ran out) is throttled too and pauses the engine's
 dispatch; 5xx and timeouts are retried, then retryable; other 4xx are permanent; an
-empty or unparseable answer is retryable, never an empty success.
+empty or unparseable answer is retryable, never an empty success. Every request sent is
+counted on the page's ``meter()``, with the usage of its answer (billed even when unusable).
 
 The API key comes from the worker's environment (``OPENROUTER_API_KEY`` by default),
 never from the message, the Lithops payload or the result, and never appears in errors.
@@ -30,7 +31,7 @@ from PIL import Image
 from pydantic import Field
 
 from comicocr.contract import Region
-from comicocr.engines.base import Engine, EngineOptions, Recognition
+from comicocr.engines.base import Engine, EngineOptions, Recognition, meter
 from comicocr.engines.vlm_json import Unparseable, parse_regions
 from comicocr.errors import ConfigError, PermanentError, RetryableError, ThrottledError
 from comicocr.redact import register_secret
@@ -64,6 +65,7 @@ class VLMOptions(EngineOptions):
 
 
 _PROMPT_TOKENS = 300
+_USAGE_KEYS = ("prompt_tokens", "completion_tokens", "total_tokens", "cost")  # what a result keeps
 
 
 class VLMEngine(Engine[VLMOptions]):
@@ -162,11 +164,15 @@ class VLMEngine(Engine[VLMOptions]):
             headers["Authorization"] = f"Bearer {self._key}"
         timeout = aiohttp.ClientTimeout(total=self.options.timeout_s)
         last = ""
+        sent = meter()
         async with aiohttp.ClientSession(timeout=timeout) as session:
             for attempt in range(self.options.max_retries + 1):
                 wait = min(self.options.max_wait_s, 2.0**attempt + random.uniform(0, 1))
+                answered = False
                 try:
                     async with session.post(self.url, json=body, headers=headers) as resp:
+                        answered = True
+                        sent.requests += 1
                         if resp.status == 200:
                             data = await resp.json(content_type=None)
                             return self._answer(data)
@@ -184,22 +190,28 @@ class VLMEngine(Engine[VLMOptions]):
                         elif 400 <= resp.status < 500 and resp.status not in (408, 409):
                             detail = (await resp.text())[:200]
                             raise PermanentError(f"{self.model}: HTTP {resp.status}: {detail}")
+                except aiohttp.ClientConnectorError as exc:  # never reached the server: nothing sent
+                    last = type(exc).__name__
                 except (aiohttp.ClientError, TimeoutError) as exc:
+                    if not answered:  # sent, no answer (a timeout, a dropped connection): it may be billed
+                        sent.requests += 1
                     last = type(exc).__name__
                 if attempt < self.options.max_retries:
                     await asyncio.sleep(wait)
         raise RetryableError(f"{self.model}: {last} after {self.options.max_retries + 1} tries")
 
     def _answer(self, data: Any) -> tuple[str, dict[str, Any]]:
+        usage = data.get("usage") if isinstance(data, dict) else None
+        kept = {k: usage[k] for k in _USAGE_KEYS if k in usage} if isinstance(usage, dict) else {}
+        if kept:  # billed, whatever the answer holds: counted even when it cannot be used
+            meter().usage = {"model": self.model, **kept}
         try:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
             raise RetryableError(f"{self.model}: the response has no message") from None
         if isinstance(content, list):  # some servers return content parts
             content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        usage = data.get("usage") or {}
-        keep = ("prompt_tokens", "completion_tokens", "total_tokens", "cost")
-        return str(content or ""), {k: usage[k] for k in keep if k in usage}
+        return str(content or ""), kept
 
 
 def _retry_after(headers: Any, default: float) -> float:
