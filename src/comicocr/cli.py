@@ -272,6 +272,17 @@ def _preflight(settings: Settings) -> None:
     from comicocr.preflight import before_consuming
 
     before_consuming(settings)
+    if settings.metrics_port:  # a busy port found now, not after the pages were enqueued
+        import socket
+
+        with socket.socket(socket.AF_INET6 if ":" in settings.metrics_host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((settings.metrics_host, settings.metrics_port))
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc.strerror}"
+                ) from None
 
 
 def _warn_before_consuming(settings: Settings) -> None:
@@ -373,12 +384,13 @@ def run(
     _warn_before_consuming(settings)
 
     async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats, list[Redriven]]:
-        from comicocr.consumer.redrive import already_dead
+        from comicocr.consumer.redrive import already_dead, source_key
         from comicocr.producer import EnqueueReport
 
         # A page a re-run would only dead-letter again (a missing image, a poison id) is
         # reported from the dead-letter queue instead; --retry-dead sends it anyway.
-        dead = [] if retry_dead else await already_dead(pipeline.queue, {p.canonical_id for p in todo})
+        mine = {p.canonical_id: source_key(p.image_path, p.member) for p in todo}
+        dead = [] if retry_dead else await already_dead(pipeline.queue, mine)
         dead_ids = {d.canonical_id for d in dead}
         sending = [p for p in todo if p.canonical_id not in dead_ids]
         report = EnqueueReport()

@@ -43,10 +43,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _redact_event(_logger: object, _name: str, event: structlog.types.EventDict) -> structlog.types.EventDict:
-    """Library messages may quote a URL with a key in it: never let one through."""
-    message = event.get("event")
-    if isinstance(message, str):
-        event["event"] = redact(message)
+    """A library's message or any traceback may quote a URL or a variable with a key in it:
+    never let one through (our own fields are redacted where they are made)."""
+    for key in ("event", "exception"):
+        if isinstance(event.get(key), str):
+            event[key] = redact(event[key])
     return event
 
 
@@ -61,7 +62,10 @@ def configure(verbose: bool = False, quiet: bool = False, stream: TextIO | None 
     level = level_for(verbose, quiet)
     out = stream or sys.stderr
     renderer: structlog.types.Processor = (
-        structlog.dev.ConsoleRenderer(colors=False) if out.isatty() else structlog.processors.JSONRenderer()
+        # plain tracebacks: rich's would print local variables, which may hold secrets
+        structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+        if out.isatty()
+        else structlog.processors.JSONRenderer()
     )
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -69,7 +73,7 @@ def configure(verbose: bool = False, quiet: bool = False, stream: TextIO | None 
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, _redact_event, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=stream or _Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
@@ -77,8 +81,13 @@ def configure(verbose: bool = False, quiet: bool = False, stream: TextIO | None 
     handler: logging.Handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name, _redact_event],
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _redact_event,
+                renderer,
+            ],
         )
     )
     root = logging.getLogger()

@@ -145,6 +145,8 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise PoisonMessage(f"{what} is not JSON: {exc.msg}") from None
+    except RecursionError:  # "[[[[..." deep enough to exhaust the parser: still one bad message
+        raise PoisonMessage(f"{what} is nested too deeply") from None
     if not isinstance(data, dict):
         raise PoisonMessage(f"{what} is not a JSON object")
     return data

@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from comicocr.errors import ConfigError, PermanentError, RetryableError
+from comicocr.errors import ConfigError, PageError, PermanentError, RetryableError
 from comicocr.ids import check_id
 from comicocr.locations import output_problem
 
@@ -215,7 +215,7 @@ def existing_results(output: str, canonical_ids: Iterable[str]) -> set[str]:
         if len(ids) >= _LIST_FROM:
             try:
                 files, links = _listed_s3(output, folder) if is_s3(output) else _listed_local(output, folder)
-            except PermanentError:  # may write but not list (an IAM policy): ask one by one
+            except (PageError, OSError):  # may write but not list (an IAM policy), a blip: one by one
                 files, links = set(), {_name(cid) for cid in ids}
             found.update(cid for cid in ids if _name(cid) in files)
             one_by_one = [cid for cid in ids if _name(cid) in links]
@@ -231,7 +231,7 @@ def _name(canonical_id: str) -> str:
 def _exists_or_false(output: str, canonical_id: str) -> bool:
     try:
         return exists(result_location(output, canonical_id))
-    except PermanentError:  # cannot be placed (a symlink pointing out): not done
+    except (PageError, OSError):  # cannot be placed (a symlink pointing out), cannot be asked: not done
         return False
 
 

@@ -44,3 +44,11 @@ def test_a_permanent_failure_is_reported_not_dead_lettered_again(
     assert forced.returncode == 3, forced.stdout + forced.stderr
     assert "dead-lettered: b/gone [permanent]" in forced.stdout
     assert dead_letters() == 2  # asked for: tried again, failed again
+
+    # The row corrected (another image): new work, not the dead page again.
+    (tmp_path / "m.csv").write_text(
+        "canonical_id,absolute_image_path\nb/ok,page_001.png\nb/gone,page_001.png\n"
+    )
+    fixed = comicocr(*args, cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert "2 of 2 pages have results" in fixed.stdout

@@ -48,3 +48,16 @@ def test_unsafe_ids_are_never_done(tmp_path: Path) -> None:
     out = tmp_path / "out"
     _result(out, "ok")
     assert storage.existing_results(str(out), ["ok", "../ok", "/etc/passwd", "a//b"]) == {"ok"}
+
+
+def test_a_store_that_cannot_answer_means_not_done_never_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from comicocr.errors import RetryableError
+
+    def throttled(*_: object) -> bool:
+        raise RetryableError("cannot check result: SlowDown")
+
+    monkeypatch.setattr(storage, "exists", throttled)
+    _result(tmp_path / "out", "a/p0")
+    assert storage.existing_results(str(tmp_path / "out"), ["a/p0", "a/p1"]) == set()

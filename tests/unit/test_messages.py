@@ -190,3 +190,11 @@ def test_oversized_body_is_poison() -> None:
 def test_refused_record_is_a_dataclass_of_plain_data() -> None:
     r = RefusedRecord({"k": 1}, "why")
     assert json.loads(r.to_outgoing().body) == {"Records": [{"k": 1}]}
+
+
+def test_a_body_nested_past_the_parser_is_poison_not_a_crash() -> None:
+    with pytest.raises(PoisonMessage, match="nested too deeply"):
+        parse_body("[" * 30_000 + "]" * 30_000)
+    sns = json.dumps({"Type": "Notification", "Message": "[" * 30_000 + "]" * 30_000})
+    with pytest.raises(PoisonMessage):
+        parse_body(sns)

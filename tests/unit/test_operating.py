@@ -177,3 +177,21 @@ def test_library_logs_go_through_the_same_renderer_and_lose_their_secrets() -> N
     assert lines[0]["logger"] == "lithops.invokers"
     assert lines[0]["level"] == "warning"
     assert "sk-or-v1-" + "a" * 40 not in out.getvalue()
+
+
+def test_tracebacks_lose_their_secrets_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MY_API_KEY", "supersecretvalue123")
+    out = io.StringIO()
+    try:
+        logs.configure(stream=out)
+        try:
+            raise RuntimeError("failed with supersecretvalue123")
+        except RuntimeError:
+            structlog.get_logger("comicocr.test").exception("batch.failed")
+            logging.getLogger("botocore.endpoint").exception("request failed")
+    finally:
+        logs.configure()
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["batch.failed", "request failed"]
+    assert all("RuntimeError: failed with ***" in line["exception"] for line in lines)
+    assert "supersecretvalue123" not in out.getvalue()

@@ -62,7 +62,7 @@ class _Probe:
 
     async def healthz(self, _request: web.Request) -> web.Response:
         age = self.consumer.receive_age_s()
-        if age > self.stuck_after_s and not self.consumer.stopping:
+        if age > self.stuck_after_s and not (self.consumer.stopping or self.consumer.backpressured):
             return web.json_response({"status": "stuck", "receive_age_s": round(age, 1)}, status=503)
         return web.json_response({"status": "ok", "receive_age_s": round(age, 1)})
 

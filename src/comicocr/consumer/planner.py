@@ -26,7 +26,7 @@ from typing import Protocol, TypeVar
 from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Failed, Outcome, PageJob, Throttled
 from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.locations import output_problem, within_any
-from comicocr.messages import COLLISION_ATTR, EventItem, PageMessage, parse_body
+from comicocr.messages import COLLISION_ATTR, EventItem, PageMessage, Parsed, parse_body
 from comicocr.queues.base import Message
 from comicocr.ratelimit import Pacer
 from comicocr.settings import Settings
@@ -185,6 +185,16 @@ def _collision(
     )
 
 
+def _parsed(message: Message, settings: Settings) -> Parsed | str:
+    """The message's pages, or why it is poison."""
+    try:
+        return parse_body(message.body, ids_with_bucket=not settings.event_ids_without_bucket)
+    except PoisonMessage as exc:
+        return str(exc)
+    except Exception as exc:  # a body no parser foresaw must poison itself, not its whole batch
+        return f"unreadable message: {type(exc).__name__}"
+
+
 def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: EngineCatalog) -> Plan:
     """Turn received messages into chunks to run now and messages settled without a run."""
     out = Plan()
@@ -192,10 +202,9 @@ def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: Engine
     paced: list[tuple[_Page, int]] = []
     sources: dict[tuple[str, str], tuple[str, str | None]] = {}  # (output, id) -> the image it is for
     for message in batch:
-        try:
-            parsed = parse_body(message.body, ids_with_bucket=not settings.event_ids_without_bucket)
-        except PoisonMessage as exc:
-            out.poison.append((message, str(exc), None))
+        parsed = _parsed(message, settings)
+        if isinstance(parsed, str):
+            out.poison.append((message, parsed, None))
             continue
         if parsed.event and len(parsed.items) != 1:
             out.fan_out.append((message, parsed.items))

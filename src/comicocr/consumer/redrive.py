@@ -75,6 +75,12 @@ class Redriven:
     canonical_id: str
     error_class: str
     error: str
+    source: str = ""  # the image the page was read from (``source_key``)
+
+
+def source_key(image_path: str, member: str | None) -> str:
+    """What makes two messages of one id the same page: the image (and archive member)."""
+    return f"{image_path}\n{member or ''}"
 
 
 @dataclass
@@ -88,16 +94,23 @@ class RedriveReport:
     def add(self, message: Message, dropped: list[str]) -> None:
         attrs = message.attributes
         error_class, error = attrs.get("comicocr-error-class", ""), attrs.get("comicocr-error", "")
-        self.listed.append(Redriven(_canonical_id(message), error_class, error))
+        body = _body(message)
+        member = body.get("member")
+        source = source_key(str(body.get("image_path", "")), str(member) if member else None)
+        self.listed.append(Redriven(_canonical_id(message), error_class, error, source))
         self.dropped_options.update(dropped)
 
 
-def _canonical_id(message: Message) -> str:
+def _body(message: Message) -> dict[str, object]:
     try:
         body = json.loads(message.body)
-    except json.JSONDecodeError:
-        return ""
-    return str(body.get("canonical_id", "")) if isinstance(body, dict) else ""
+    except (json.JSONDecodeError, RecursionError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _canonical_id(message: Message) -> str:
+    return str(_body(message).get("canonical_id", ""))
 
 
 def redriven(message: Message, target: Retarget) -> tuple[Outgoing, list[str]]:
@@ -130,10 +143,11 @@ async def redrive(
     options: Mapping[str, object] | None = None,
     max_messages: int | None = None,
     dry_run: bool = False,
+    look_at: int | None = None,
 ) -> RedriveReport:
     """Move matching dead letters back to ``queue``; with ``dry_run`` only list them.
     ``method`` and ``options`` change the pages' engine (see ``Retarget``); ``max_messages``
-    caps what moves, or what a dry run lists."""
+    caps what moves, or what a dry run lists; ``look_at`` caps how many dead letters are looked at."""
     target = retarget(method, options)
     report = RedriveReport()
     if not (error_classes or id_prefix or target.changes_body or max_messages or dry_run):
@@ -155,7 +169,9 @@ async def redrive(
     held: list[str] = []  # receipts of dead letters we looked at but leave in the DLQ
     try:
         # The cap counts what is listed: what moved, or in a dry run what would.
-        while max_messages is None or len(report.listed) < max_messages:
+        while (max_messages is None or len(report.listed) < max_messages) and (
+            look_at is None or len(seen) < look_at
+        ):
             batch = [m for m in await dead_letters.receive(MAX_BATCH, 0, _HOLD_S) if m.id not in seen]
             if not batch:
                 break
@@ -190,14 +206,16 @@ UNMENDED = frozenset({"permanent", "poison"})
 DEAD_CHECK_LIMIT = 10_000
 
 
-async def already_dead(queue: Queue, ids: set[str], limit: int = DEAD_CHECK_LIMIT) -> list[Redriven]:
-    """The dead letters among ``ids`` whose class no retry mends (permanent, poison): nothing
-    moves; each is hidden a moment while it is looked at, as in a dry-run redrive."""
-    if not ids or (await queue.depths()).dead == 0:
+async def already_dead(queue: Queue, pages: dict[str, str], limit: int = DEAD_CHECK_LIMIT) -> list[Redriven]:
+    """The dead letters of ``pages`` (canonical id -> ``source_key``) whose class no retry mends
+    (permanent, poison) and that name the same image: a corrected row (another path) is new
+    work. Nothing moves; at most ``limit`` dead letters are looked at, each hidden a moment, as
+    in a dry-run redrive."""
+    if not pages or (await queue.depths()).dead == 0:
         return []
-    listed = await redrive(queue, error_classes=set(UNMENDED), dry_run=True, max_messages=limit)
+    listed = await redrive(queue, error_classes=set(UNMENDED), dry_run=True, look_at=limit)
     found: dict[str, Redriven] = {}
     for item in listed.listed:
-        if item.canonical_id in ids:
+        if pages.get(item.canonical_id) == item.source:
             found.setdefault(item.canonical_id, item)
     return list(found.values())

@@ -67,6 +67,8 @@ class Consumer:
         self.until_idle = until_idle
         self.wanted = wanted
         self.stats = Stats(finished_ids=set() if until_idle else None)
+        if until_idle and wanted is not None:
+            self.stats.watch(wanted)
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
         self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
         self._batches = asyncio.Semaphore(settings.max_inflight_batches)
@@ -82,6 +84,11 @@ class Consumer:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
+
+    @property
+    def backpressured(self) -> bool:
+        """The buffer is full: receivers wait for room, which is no sign of a stuck loop."""
+        return self._buffer.full()
 
     def receive_age_s(self) -> float:
         """Seconds since the receive loop last went round (a long poll counts as one round)."""
@@ -264,7 +271,7 @@ class Consumer:
             held = self._held.pop(action.message.receipt, None)
             self.stats.record(action)
             self.metrics.settled(action, now - held.received_at if held else None)
-        if self.until_idle and self.wanted is not None and self.stats.settled(self.wanted):
+        if self.until_idle and self.wanted is not None and self.stats.settled():
             log.info("consumer.wanted_settled", pages=len(self.wanted))
             self.stop(idle=True)
 

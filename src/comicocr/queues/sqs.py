@@ -264,8 +264,8 @@ class SQSQueue:
         try:
             return str((await sqs.get_queue_url(**args))["QueueUrl"])
         except ClientError as exc:
-            if _error_code(exc) in _NOT_FOUND:
-                raise ConfigError(f"no SQS queue named {name!r} at this endpoint") from None
+            if _error_code(exc) in _NOT_FOUND:  # QueueGone: a consumer may make it again (recreate)
+                raise QueueGone(f"no SQS queue named {name!r} at this endpoint") from None
             raise
 
     async def _attributes(self, *names: str) -> dict[str, str]:
