@@ -81,21 +81,20 @@ def view(
 ) -> None:
     """Write an HTML report of a results folder: each page with its boxes, numbered in reading
     order, its text beside it, and what failed. One self-contained file; no network, no script."""
-    from comicocr.report import load_results, write_report
+    from comicocr.report import write_report
 
     folder = _local_folder(results)
     if output is not None and _URL.match(str(output)):
         raise _error("--output must be a local folder")
     failures = _dead_letters(queue) if queue else []
-    index = write_report(folder, output, failures)
-    out_dir = output if output is not None else folder / "report"
-    pages, unreadable = load_results(folder, skip=out_dir)
+    written = write_report(folder, output, failures)
     summary = (
-        f"report: {len(pages)} page{'' if len(pages) == 1 else 's'}"
-        if pages
+        f"report: {written.pages} page{'' if written.pages == 1 else 's'}"
+        if written.pages
         else "report: no results in this folder"
     )
-    typer.echo(f"{summary}, {len(failures) + len(unreadable)} failures listed", err=True)
+    typer.echo(f"{summary}, {written.failures} failures listed", err=True)
+    index = written.index
     typer.echo(str(index.resolve()))
     if open_:
         webbrowser.open(index.resolve().as_uri())

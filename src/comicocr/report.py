@@ -557,17 +557,24 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+@dataclass(frozen=True)
+class Written:
+    index: Path  # the report's index.html
+    pages: int
+    failures: int
+
+
 def write_report(
     results_dir: Path,
     out_dir: Path | None = None,
     failures: Sequence[Failure] = (),
     *,
     pages_per_file: int = PAGES_PER_FILE,
-) -> Path:
-    """Write the report of ``results_dir`` into ``out_dir`` (default ``results_dir/report``) and
-    return its ``index.html``. ``failures`` (dead letters, say) are listed with the result files
-    that do not parse. More than ``pages_per_file`` pages go into ``page-NNNN.html`` files that
-    index.html links to."""
+) -> Written:
+    """Write the report of ``results_dir`` into ``out_dir`` (default ``results_dir/report``);
+    return where its ``index.html`` is and what it holds. ``failures`` (dead letters, say) are
+    listed with the result files that do not parse. More than ``pages_per_file`` pages go into
+    ``page-NNNN.html`` files that index.html links to."""
     out_dir = out_dir if out_dir is not None else results_dir / "report"
     out_dir.mkdir(parents=True, exist_ok=True)
     loaded, unreadable = load_results(results_dir, skip=out_dir)
@@ -583,12 +590,12 @@ def write_report(
     if not loaded:
         body = header + '<p class="note" id="no-results">no results in this folder</p>'
         _write(index, _document("OCR report: no results", body + _failures_html(all_failures)))
-        return index
+        return Written(index, len(loaded), len(all_failures))
     parts = [loaded[i : i + pages_per_file] for i in range(0, len(loaded), pages_per_file)]
     if len(parts) == 1:
         pages = "".join(_page_html(page_view(item), n) for n, item in enumerate(loaded, start=1))
         _write(index, _document("OCR report", header + _failures_html(all_failures) + pages))
-        return index
+        return Written(index, len(loaded), len(all_failures))
     links = []
     number = 1
     for part_no, part in enumerate(parts, start=1):
@@ -603,4 +610,4 @@ def write_report(
         _write(out_dir / name, _document(f"OCR report, part {part_no}", header + nav + body))
     toc = f'<h2>Pages</h2><ol class="parts">{"".join(links)}</ol>'
     _write(index, _document("OCR report", header + _failures_html(all_failures) + toc))
-    return index
+    return Written(index, len(loaded), len(all_failures))

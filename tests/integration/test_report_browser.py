@@ -125,7 +125,7 @@ def edge_has(shot: np.ndarray, colour: tuple[int, int, int], x: float, y: float,
 
 def test_boxes_land_where_the_json_says(ocr_result: tuple[Path, dict], tmp_path: Path) -> None:
     results, data = ocr_result
-    index = report.write_report(results, tmp_path / "report")
+    index = report.write_report(results, tmp_path / "report").index
     html = index.read_text()
     regions = data["text_regions"]
     assert html.count('<rect class="box"') == len(regions)
@@ -169,7 +169,7 @@ def test_hostile_result_runs_no_script(tmp_path: Path, ocr_result: tuple[Path, d
     results = tmp_path / "results"
     (results / "book").mkdir(parents=True)
     (results / "book" / "p1_ocr.json").write_text(json.dumps(hostile))
-    index = report.write_report(results)
+    index = report.write_report(results).index
     done = browser(["--dump-dom", index.as_uri()], tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout

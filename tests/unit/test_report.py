@@ -76,7 +76,7 @@ def image(tmp_path: Path) -> Path:
 
 
 def render(results: Path, **kwargs: object) -> str:
-    index = report.write_report(results, **kwargs)  # type: ignore[arg-type]
+    index = report.write_report(results, **kwargs).index  # type: ignore[arg-type]
     return index.read_text(encoding="utf-8")
 
 
@@ -314,7 +314,7 @@ def test_many_pages_are_split_into_linked_files(tmp_path: Path, image: Path) -> 
     results = tmp_path / "results"
     for n in (1, 2, 10, 3, 20):
         write_result(results, f"book/{n}", str(image), [region(f"page {n}", [1, 1, 5, 5])])
-    index = report.write_report(results, tmp_path / "out", pages_per_file=2)
+    index = report.write_report(results, tmp_path / "out", pages_per_file=2).index
     html = index.read_text()
     names = re.findall(r'<a href="(page-\d{4}\.html)">', html)
     assert names == ["page-0001.html", "page-0002.html", "page-0003.html"]
