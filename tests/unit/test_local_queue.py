@@ -11,26 +11,7 @@ from comicocr.errors import ConfigError
 from comicocr.queues.base import MoveUnsupported, Outgoing, Sent
 from comicocr.queues.local import LocalQueue
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def queue(tmp_path: Path, clock: Clock):
-    q = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3", max_receives=3, clock=clock)
-    await q.ensure()
-    yield q
-    await q.close()
+from .conftest import Clock
 
 
 async def test_receive_hides_until_visibility_expires(queue: LocalQueue, clock: Clock) -> None:

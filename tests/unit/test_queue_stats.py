@@ -12,28 +12,15 @@ from comicocr.queue_status import as_json, read_stats, table
 from comicocr.queues.base import Depths, Outgoing, QueueStats, per_minute
 from comicocr.queues.local import LocalQueue
 
+from .conftest import Clock
+
 MINUTE = 16_667  # the clock starts on a minute boundary: 60 * MINUTE epoch seconds
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 60.0 * MINUTE
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def queue(tmp_path: Path, clock: Clock):
-    q = LocalQueue(f"sqlite:///{tmp_path}/q.sqlite3", max_receives=3, clock=clock)
-    await q.ensure()
-    yield q
-    await q.close()
+    """The clock of conftest's ``queue``, started on a minute boundary."""
+    return Clock(60.0 * MINUTE)
 
 
 async def test_oldest_age_counts_from_the_first_send_until_it_is_deleted(

@@ -144,6 +144,7 @@ class Consumer:
                 messages = await self.queue.receive(want, wait_s, self.settings.visibility_timeout_s)
                 failures, gone_since = 0, None
             except QueueGone as exc:
+                self.metrics.receive_errors.inc()
                 gone_since = gone_since or time.monotonic()
                 if await self._found_again(exc, time.monotonic() - gone_since):
                     failures, gone_since = 0, None
