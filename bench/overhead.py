@@ -1,63 +1,96 @@
 """Overhead ceiling: the null engine over many tiny pages, so that what is measured is the
-pipeline itself: queue, batching, Lithops calls, result writes, acks.
+pipeline itself: queue, batching, Lithops calls, result writes, acks. Default settings, as
+``comicocr run`` has them with no flags.
 
-    .venv/bin/python bench/overhead.py --pages 5000                 # embedded queue only
-    AWS_ENDPOINT_URL=http://127.0.0.1:4566 .venv/bin/python bench/overhead.py --pages 5000 --sqs
+    .venv/bin/python bench/overhead.py                       # embedded queue, 500 and 5,500 pages
+    AWS_ENDPOINT_URL=http://127.0.0.1:4566 .venv/bin/python bench/overhead.py --sqs
 
-(the second needs LocalStack: scripts/localstack start). Pages/s are over the consume phase
-(a pre-filled queue: a backfill) and over enqueue + consume.
+(the second needs LocalStack: scripts/localstack start). For each queue, a small and a large
+backfill run one after the other in one process; the *marginal* rate is the extra pages over
+the extra seconds between them, so start-up costs (the first Lithops job, opening the queue)
+cancel out. ``consumer ms/page`` is the consumer process's own CPU (user + system, all its
+threads, none of its Lithops worker processes) over the consume phase, per page: what one
+consumer core pays to keep workers fed. ``--batch-size``/``--max-chunk`` override the defaults.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
-from common import run, run_pipeline, settings, tiny_pages
+from common import run, tiny_pages
+
+from comicocr.messages import PageMessage
+from comicocr.pipeline import Pipeline
+from comicocr.settings import Settings
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # this process, every thread; no children
+    return usage.ru_utime + usage.ru_stime
+
+
+async def _backfill(s: Settings, pages: list[PageMessage]) -> dict[str, float]:
+    async with Pipeline(s) as pipeline:
+        t0 = time.perf_counter()
+        report = await pipeline.enqueue(pages)
+        t1, cpu = time.perf_counter(), _cpu_s()
+        stats = await pipeline.consume(until_idle=True)
+        t2, cpu = time.perf_counter(), _cpu_s() - cpu
+    assert report.sent == len(pages), report
+    assert stats.settled_well == len(pages), (stats.outcomes, stats.dead[:3])
+    return {"enqueue_s": t1 - t0, "consume_s": t2 - t1, "cpu_ms_per_page": 1000 * cpu / len(pages)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--pages", type=int, default=5000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--max-chunk", type=int, default=250)
+    parser.add_argument("--pages", type=int, nargs=2, default=[500, 5500], metavar=("SMALL", "LARGE"))
     parser.add_argument("--sqs", action="store_true", help="also through the SQS-compatible server")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-chunk", type=int, default=None)
     args = parser.parse_args()
     os.environ.setdefault("AWS_REGION", "us-east-1")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
     work = Path(tempfile.mkdtemp(prefix="comicocr-ovh-"))
-    pages = tiny_pages(work / "pages", args.pages)
-    queues = [("embedded (SQLite)", f"sqlite:///{work}/q.sqlite3")]
+    overrides: dict[str, Any] = {}
+    if args.batch_size:
+        overrides["batch_size"] = args.batch_size
+    if args.max_chunk:
+        overrides["max_chunk"] = args.max_chunk
+    queues = [("embedded (SQLite)", lambda n: f"sqlite:///{work}/q{n}.sqlite3")]
     if args.sqs:
-        queues.append(("SQS (LocalStack)", f"sqs://bench-{uuid.uuid4().hex[:8]}"))
-    print("| queue | pages | batch | chunk | enqueue s | consume s | consume pages/s | end-to-end pages/s |")
-    print("|---|---|---|---|---|---|---|---|")
+        queues.append(("SQS (LocalStack)", lambda n: f"sqs://bench-{uuid.uuid4().hex[:8]}"))
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in overrides.items()) or "defaults"
+    print(
+        "| queue | settings | pages | consume s | consume pages/s | consumer ms/page "
+        "| marginal pages/s |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for label, address in queues:
-        s = settings(
-            address,
-            work / f"out-{len(label)}",
-            method="null",
-            workers=args.workers,
-            batch_size=args.batch_size,
-            max_chunk=args.max_chunk,
-            batch_window_s=0.2,
-            buffer_size=max(1000, 2 * args.batch_size),
-            max_inflight_batches=2,
-        )
-        t = run(run_pipeline(s, pages))
-        print(
-            f"| {label} | {len(pages)} | {args.batch_size} | {args.max_chunk} | {t['enqueue_s']:.1f} "
-            f"| {t['consume_s']:.1f} | {len(pages) / t['consume_s']:.0f} | {len(pages) / t['total_s']:.0f} |",
-            flush=True,
-        )
+        rows = []
+        for n in args.pages:
+            pages = tiny_pages(work / "pages", n)
+            s = Settings(queue=address(n), output=str(work / f"out-{uuid.uuid4().hex[:6]}"), method="null")
+            s = s.model_copy(update=overrides)
+            rows.append((n, run(_backfill(s, pages))))
+        (n1, a), (n2, b) = rows
+        marginal = (n2 - n1) / max(1e-9, b["consume_s"] - a["consume_s"])
+        for n, t in rows:
+            print(
+                f"| {label} | {flags} | {n} | {t['consume_s']:.1f} | {n / t['consume_s']:.0f} "
+                f"| {t['cpu_ms_per_page']:.2f} | {marginal:.0f} |",
+                flush=True,
+            )
     shutil.rmtree(work, ignore_errors=True)
 
 

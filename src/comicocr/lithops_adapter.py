@@ -10,6 +10,7 @@ thread): deadlines are enforced on the asyncio side.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import copy
 import logging
@@ -80,7 +81,8 @@ class LithopsDispatcher:
     """Runs chunks of pages through one FunctionExecutor and returns per-page outcomes."""
 
     def __init__(self, config: dict[str, Any], task_timeout_s: int | None = None) -> None:
-        self._temp_dir = _private_temp_dir() if config["lithops"]["backend"] == "localhost" else None
+        if config["lithops"]["backend"] == "localhost":
+            _private_temp_dir()
         import lithops
 
         self.task_timeout_s = task_timeout_s  # Lithops ends a call that runs longer
@@ -161,8 +163,6 @@ class LithopsDispatcher:
                 self._fe.clean(clean_cloudobjects=True, force=True, on_exit=True)
             except Exception:
                 log.debug("lithops clean at close failed", exc_info=True)
-            if self._temp_dir is not None:
-                shutil.rmtree(self._temp_dir, ignore_errors=True)
 
 
 def _private_temp_dir() -> str | None:
@@ -180,4 +180,8 @@ def _private_temp_dir() -> str | None:
     path = tempfile.mkdtemp(prefix="comicocr-lithops-")
     os.environ["TMPDIR"] = path
     tempfile.tempdir = None  # gettempdir() caches: let it read TMPDIR again
+    # The folder lives as long as the process: Lithops fixed its paths to it at import, so a
+    # later executor of this process (a benchmark's second run) works in it too, and so does
+    # everything else here that makes a temporary file. Removed at exit.
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
     return path

@@ -53,10 +53,24 @@ class Settings(BaseSettings):
 
     # micro-batching and flow control
     batch_size: int = Field(
-        0, ge=0, le=5000, description="N: dispatch when this many pages wait; 0: max(50, 10 x workers)"
+        0,
+        ge=0,
+        le=5000,
+        description="N: the most pages one batch (one Lithops job) takes; 0: sized from the engine's"
+        " page time, the visibility timeout and the job payload limit",
     )
-    batch_window_s: float = Field(2.0, gt=0, le=300, description="T: or when the first page waited this long")
-    max_chunk: int = Field(25, ge=1, le=5000, description="most pages one Lithops call handles")
+    batch_window_s: float = Field(
+        2.0,
+        gt=0,
+        le=300,
+        description="T: while other batches run, a batch gathers pages at most this long after its first",
+    )
+    max_chunk: int = Field(
+        0,
+        ge=0,
+        le=5000,
+        description="the most pages one Lithops call takes; 0: a quarter of the task timeout's worth",
+    )
     buffer_size: int = Field(200, ge=10, description="received but not yet dispatched: backpressure")
     max_inflight_batches: int = Field(2, ge=1, le=64, description="batches dispatched at once")
     poll_wait_s: float = Field(20.0, ge=0, le=20, description="long-poll wait of one receive")
@@ -135,15 +149,6 @@ class Settings(BaseSettings):
             from comicocr.engines import best_installed  # engines load only when asked
 
             self.method = best_installed(self.lang)[0]
-        return self
-
-    @model_validator(mode="after")
-    def _batch_size(self) -> Self:
-        # Each batch is one Lithops job (~0.75 s to start on localhost, where jobs run one at
-        # a time): batches must be large enough that this stays small beside the OCR work,
-        # and hold several pages per worker so each engine load serves a whole chunk.
-        if self.batch_size == 0:
-            self.batch_size = min(5000, max(50, 10 * self.workers))
         return self
 
     @model_validator(mode="after")

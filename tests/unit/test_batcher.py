@@ -51,3 +51,33 @@ def test_split_keeps_every_worker_busy_and_caps_chunks() -> None:
     assert len(chunks) == 5
     assert functools.reduce(operator.iadd, chunks, []) == list(range(100))
     assert split_evenly([], 2, 5) == []
+
+
+async def test_batch_goes_at_once_when_the_workers_are_idle(looptime: float) -> None:
+    source: asyncio.Queue[int] = asyncio.Queue()
+    idle = asyncio.Event()
+    idle.set()  # nothing runs: a lone page must not wait out the window
+    loop = asyncio.get_running_loop()
+    loop.call_later(1, source.put_nowait, 1)
+    assert await next_batch(source, size=50, window_s=5, idle=idle) == [1]
+    assert looptime == 1
+
+
+async def test_batch_gathers_while_others_run_and_goes_when_they_end(looptime: float) -> None:
+    source: asyncio.Queue[int] = asyncio.Queue()
+    idle = asyncio.Event()  # another batch is running
+    loop = asyncio.get_running_loop()
+    for i in range(4):
+        loop.call_later(0.5 * i, source.put_nowait, i)
+    loop.call_later(1.7, idle.set)  # ... until t=1.7
+    assert await next_batch(source, size=50, window_s=5, idle=idle) == [0, 1, 2, 3]
+    assert looptime == 1.7
+
+
+async def test_batch_closes_at_its_weight_cap(looptime: float) -> None:
+    source: asyncio.Queue[str] = asyncio.Queue()
+    for body in ["a" * 400, "b" * 400, "c" * 400, "d"]:
+        source.put_nowait(body)
+    batch = await next_batch(source, size=50, window_s=5, weigh=len, max_weight=700)
+    assert [b[0] for b in batch] == ["a", "b"]  # the item that passes the cap is the last
+    assert looptime == 0

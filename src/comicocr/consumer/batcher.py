@@ -1,45 +1,73 @@
-"""Micro-batching: gather received messages into a batch of N, or whatever came in T seconds."""
+"""Micro-batching: a batch takes what is waiting when it is its turn, up to its caps.
+
+The consumer asks for a batch once it holds a free dispatch slot. The batch then takes the
+messages already received and goes at once when nothing else is running (an idle pipeline
+gains nothing by waiting: the workers would sit idle); while other batches run it keeps
+gathering until they finish, its caps are reached, the window has passed, or the queue is
+known to be empty. So it grows with the backlog (a backfill fills it while the batch before
+runs) and stays small on a trickle (a single page goes as soon as it arrives).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
 
 
 async def next_batch(
-    source: asyncio.Queue[T], size: int, window_s: float, drained: asyncio.Event | None = None
+    source: asyncio.Queue[T],
+    size: int,
+    window_s: float,
+    drained: asyncio.Event | None = None,
+    idle: asyncio.Event | None = None,
+    *,
+    weigh: Callable[[T], int] | None = None,
+    max_weight: int | None = None,
 ) -> list[T]:
-    """Wait for a first item, then gather until ``size`` items or ``window_s`` after the first,
-    or until the queue behind ``source`` is known to be empty (``drained``): waiting longer
-    could not fill the batch, only delay it.
+    """Wait for a first item, then gather until ``size`` items (or ``max_weight`` by
+    ``weigh``), ``window_s`` after the first, the queue behind ``source`` is known to be
+    empty (``drained``), or the workers have nothing to do (``idle``): waiting longer could
+    not fill the batch, or would only leave the workers idle.
 
-    Times are the event loop's (``loop.time()``), and it waits on the items and the drained
-    signal themselves, never polling, so tests can run it on a fast-forwarded loop clock.
+    Times are the event loop's (``loop.time()``), and it waits on the items and the signals
+    themselves, never polling, so tests can run it on a fast-forwarded loop clock.
     """
     loop = asyncio.get_running_loop()
     batch = [await source.get()]
+    weight = weigh(batch[0]) if weigh else 0
     deadline = loop.time() + window_s
-    drained = drained or asyncio.Event()
-    while len(batch) < size:
+    signals = [e for e in (drained, idle) if e is not None]
+
+    def full() -> bool:
+        return len(batch) >= size or (max_weight is not None and weight >= max_weight)
+
+    while not full():
         if not source.empty():
-            batch.append(source.get_nowait())
+            item = source.get_nowait()
+            batch.append(item)
+            weight += weigh(item) if weigh else 0
             continue
         remaining = deadline - loop.time()
-        if remaining <= 0 or drained.is_set():
+        if remaining <= 0 or any(e.is_set() for e in signals):
             break
         getter = asyncio.ensure_future(source.get())
-        signal = asyncio.ensure_future(drained.wait())
+        waiters = [asyncio.ensure_future(e.wait()) for e in signals]
         try:
-            await asyncio.wait({getter, signal}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({getter, *waiters}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            signal.cancel()
+            for waiter in waiters:
+                waiter.cancel()
             if not getter.done():
                 getter.cancel()  # asyncio.Queue leaves the item in place for the next get
-        with contextlib.suppress(asyncio.CancelledError):
-            await signal
+        for waiter in waiters:
+            with contextlib.suppress(asyncio.CancelledError):
+                await waiter
         if getter.done() and not getter.cancelled():
-            batch.append(getter.result())
+            item = getter.result()
+            batch.append(item)
+            weight += weigh(item) if weigh else 0
     return batch

@@ -12,17 +12,19 @@ running anything. No I/O: it reads the batch and the settings and books slots in
 - A page of a paced engine (a VLM) books a slot in the pacer; past half the task timeout it is
   *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout.
 - The other pages are grouped by what they share (``ChunkSpec``) and split into as few chunks
-  as keep every worker busy; paced pages go ``vlm_max_concurrent`` to a chunk.
+  as keep every worker busy (about one per worker), none longer than its engine's cap
+  (``sizing.py``); paced pages go ``vlm_max_concurrent`` to a chunk.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
+from comicocr.consumer.sizing import MAX_PAGES
 from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Failed, Outcome, PageJob, Throttled
 from comicocr.errors import ErrorClass, PoisonMessage
 from comicocr.locations import output_problem, within_any
@@ -195,8 +197,16 @@ def _parsed(message: Message, settings: Settings) -> Parsed | str:
         return f"unreadable message: {type(exc).__name__}"
 
 
-def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: EngineCatalog) -> Plan:
-    """Turn received messages into chunks to run now and messages settled without a run."""
+def plan(
+    batch: list[Message],
+    settings: Settings,
+    pacer: Pacer,
+    engines: EngineCatalog,
+    chunk_pages: Callable[[str], int] | None = None,
+) -> Plan:
+    """Turn received messages into chunks to run now and messages settled without a run.
+    ``chunk_pages(engine)``: the most pages one call of that engine takes (``sizing.py``);
+    without it, ``settings.max_chunk`` or ``sizing.MAX_PAGES``."""
     out = Plan()
     plain: list[_Page] = []
     paced: list[tuple[_Page, int]] = []
@@ -230,9 +240,8 @@ def plan(batch: list[Message], settings: Settings, pacer: Pacer, engines: Engine
             paced.append((item, tokens))
 
     for spec, members in _grouped(plain):
-        out.dispatches += [
-            _dispatch(spec, part) for part in split_evenly(members, settings.workers, settings.max_chunk)
-        ]
+        cap = chunk_pages(spec.engine.name) if chunk_pages else settings.max_chunk or MAX_PAGES
+        out.dispatches += [_dispatch(spec, part) for part in split_evenly(members, settings.workers, cap)]
 
     horizon = settings.task_timeout_s / 2
     booked: list[_Page] = []

@@ -1,8 +1,10 @@
 """The long-running consumer: a few tasks with one job each.
 
 - receive:   long-poll the queue into a bounded buffer (the buffer is the backpressure)
-- batch:     take N pages or wait T seconds, whichever first, then dispatch
-- dispatch:  run the batch's chunks through Lithops in a thread, at most K batches at once
+- batch:     once a dispatch slot is free (at most K batches at once), take what is waiting:
+             at once when nothing runs, else until the running batches end, the caps
+             (``sizing.py``) or T seconds; so batches grow with the backlog (batcher.py)
+- dispatch:  run the batch's chunks through Lithops in a thread
 - ack:       delete / re-send / dead-letter in tens, shielded from cancellation
 - heartbeat: keep extending the visibility of messages still held
 
@@ -29,8 +31,9 @@ from comicocr.consumer.batcher import next_batch
 from comicocr.consumer.dispatch import Dispatcher, run_dispatches
 from comicocr.consumer.metrics import ConsumerMetrics
 from comicocr.consumer.planner import EngineCatalog, PageResult, plan
+from comicocr.consumer.sizing import MAX_BATCH_BYTES, Sizing
 from comicocr.consumer.stats import Stats
-from comicocr.contract import Throttled
+from comicocr.contract import Done, Throttled
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, QueueGone, in_tens
 from comicocr.ratelimit import Pacer
 from comicocr.redact import redacted
@@ -73,6 +76,9 @@ class Consumer:
         self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
         self._batches = asyncio.Semaphore(settings.max_inflight_batches)
         self._inflight: set[asyncio.Task[None]] = set()
+        self._workers_idle = asyncio.Event()  # no batch in flight: the next one should go at once
+        self._workers_idle.set()
+        self.sizing = Sizing(settings)
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
         self._drained = asyncio.Event()  # the last receive found the queue empty
@@ -204,13 +210,29 @@ class Consumer:
     # -- batch and dispatch ----------------------------------------------------------
     async def _batch_loop(self) -> None:
         while True:
-            batch = await next_batch(
-                self._buffer, self.settings.batch_size, self.settings.batch_window_s, self._drained
-            )
-            await self._batches.acquire()
+            await self._batches.acquire()  # a free slot first: the batch then takes what waits
+            try:
+                batch = await next_batch(
+                    self._buffer,
+                    self.sizing.batch_pages(),
+                    self.settings.batch_window_s,
+                    self._drained,
+                    self._workers_idle,
+                    weigh=lambda m: len(m.body),
+                    max_weight=MAX_BATCH_BYTES,
+                )
+            except BaseException:
+                self._batches.release()
+                raise
             task = asyncio.create_task(self._run_batch(batch))
             self._inflight.add(task)
-            task.add_done_callback(self._inflight.discard)
+            self._workers_idle.clear()
+            task.add_done_callback(self._batch_ended)
+
+    def _batch_ended(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not self._inflight:
+            self._workers_idle.set()
 
     async def _run_batch(self, batch: list[Message]) -> None:
         # Every log line of this batch (and of its pages) carries its id.
@@ -228,7 +250,7 @@ class Consumer:
 
     async def _process(self, batch: list[Message]) -> list[acker.Action]:
         s = self.settings
-        work = plan(batch, s, self.pacer, self.engines)
+        work = plan(batch, s, self.pacer, self.engines, self.sizing.chunk_pages)
         actions = [acker.poison(message, reason, cid) for message, reason, cid in work.poison]
         for message, pages in work.fan_out:  # an S3 event with several objects (or none)
             actions.append(await acker.fan_out(self.queue, message, pages))
@@ -243,6 +265,8 @@ class Consumer:
         results += work.deferred
         for r in results:
             self._account(r)
+            if isinstance(r.outcome, Done):
+                self.sizing.observe(r.engine, r.outcome.duration_s)
             actions.append(
                 acker.decide(
                     r.message,
