@@ -14,7 +14,7 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from comicocr.messages import PageMessage
     from comicocr.pipeline import Pipeline
     from comicocr.producer import EnqueueReport
+    from comicocr.producer.pages import ManifestPages
+    from comicocr.producer.todo import Counts
     from comicocr.progress import Progress, Reading
 
 T = TypeVar("T")
@@ -223,40 +225,19 @@ def _manifest_roots(manifest: Path, image_path_prefix: str | None) -> list[str]:
     return [str(manifest.resolve().parent), *([image_path_prefix] if image_path_prefix else [])]
 
 
-def _manifest_pages(
+def _manifest_source(
     manifest: Path, settings: Settings, image_path_prefix: str | None, method: str | None
-) -> tuple[list[PageMessage], list[RejectedRow]]:
-    """Read a manifest; reject rows outside the allowed roots with their line numbers."""
-    from comicocr.manifest import RejectedRow, read_manifest
+) -> ManifestPages:
+    """A manifest's pages as a stream; each rejected row is printed with its line number as
+    it is met (a file that cannot be read at all is a ConfigError now, before anything)."""
+    from comicocr.producer.pages import ManifestPages
 
-    parsed = read_manifest(manifest, image_path_prefix)
-    pages: list[PageMessage] = []
-    ids = {row.canonical_id for row in parsed.rows}
-    for row in parsed.rows:
-        try:
-            storage.check_allowed(row.image_path, settings.allowed_roots, settings.allow_http)
-        except PageError as exc:
-            parsed.rejected.append(RejectedRow(row.line, f"{exc} (add --allow-root to read from there)"))
-            continue
-        try:
-            found, refused = archives.expand(row.canonical_id, row.image_path)
-        except PageError as exc:
-            parsed.rejected.append(RejectedRow(row.line, f"{row.image_path[:200]}: {exc}"))
-            continue
-        parsed.rejected += [
-            RejectedRow(row.line, f"{row.image_path[:200]}: {r.where!r}: {r.reason}") for r in refused
-        ]
-        for page in found:
-            # A page of an archive or folder named like another row, or another archive's page
-            if page.canonical_id != row.canonical_id and page.canonical_id in ids:
-                why = f"{page.member or page.image_path}: duplicate canonical_id {page.canonical_id!r}"
-                parsed.rejected.append(RejectedRow(row.line, why[:400]))
-                continue
-            ids.add(page.canonical_id)
-            pages.append(_page_message(page, method))
-    for bad in sorted(parsed.rejected, key=lambda r: r.line):
+    def report(bad: RejectedRow) -> None:
         typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
-    return pages, parsed.rejected
+
+    return ManifestPages(
+        manifest, image_path_prefix, settings.allowed_roots, settings.allow_http, method, report
+    )
 
 
 def _page_message(page: archives.Page, method: str | None) -> PageMessage:
@@ -373,32 +354,62 @@ def run(
         metrics_host=metrics_host,
     )
     _preflight(settings)
-    pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, None)
-    todo = _without_results(pages, settings.output)
-    already = len(pages) - len(todo)
-    typer.echo(
-        f"comicocr: {len(todo)} pages to OCR with {settings.method} ({already} already done)"
-        f" -> {settings.output}",
-        err=True,
-    )
+    from comicocr.producer.todo import Counts, todo_blocks
+
+    source = _manifest_source(manifest, settings, image_path_prefix, None)
+    counts = Counts()
+    if storage.is_s3(settings.output) or source.rows >= 1000:
+        typer.echo(f"comicocr: checking which pages have results in {settings.output}", err=True)
+    blocks = todo_blocks(source, settings.output, counts)
+    first = next(blocks, None)
+    if first is None:  # nothing to do: no queue to open, nothing to wait for
+        typer.echo(
+            f"done: {counts.already} of {counts.pages} pages have results in {_where(settings.output)}"
+            f" (0 new, {counts.already} already there)"
+        )
+        raise typer.Exit(EXIT_REJECTED if source.rejected else EXIT_OK)
     _warn_before_consuming(settings)
 
     async def enqueue_then_consume(pipeline: Pipeline) -> tuple[EnqueueReport, Stats, list[Redriven]]:
-        from comicocr.consumer.redrive import already_dead, source_key
+        from comicocr.consumer.redrive import dead_for_good, source_key
+        from comicocr.idset import IdSet
         from comicocr.producer import EnqueueReport
 
         # A page a re-run would only dead-letter again (a missing image, a poison id) is
         # reported from the dead-letter queue instead; --retry-dead sends it anyway.
-        mine = {p.canonical_id: source_key(p.image_path, p.member) for p in todo}
-        dead = [] if retry_dead else await already_dead(pipeline.queue, mine)
-        dead_ids = {d.canonical_id for d in dead}
-        sending = [p for p in todo if p.canonical_id not in dead_ids]
-        report = EnqueueReport()
-        enqueued = pipeline.enqueue(sending, report)
-        await _showing(_progress("enqueue", len(sending), settings), lambda: (report.handled, 0), enqueued)
+        dead_index = {} if retry_dead else await dead_for_good(pipeline.queue)
+        dead: list[Redriven] = []
         # Done once this manifest's pages are settled: messages a killed run left in flight
         # (the same pages, hidden for the visibility timeout) are not waited out.
-        wanted = {p.canonical_id for p in sending} - set(report.failed)
+        wanted = IdSet()
+        report = EnqueueReport()
+
+        async def send_all() -> None:
+            block: list[PageMessage] | None = first
+            while block is not None:
+                sending = []
+                for page in block:
+                    hit = dead_index.get((page.canonical_id, source_key(page.image_path, page.member)))
+                    if hit is None:
+                        sending.append(page)
+                    else:
+                        dead.append(hit)
+                failed_before = len(report.failed)
+                await pipeline.enqueue(sending, report)
+                not_sent = set(report.failed[failed_before:])
+                for page in sending:
+                    if page.canonical_id not in not_sent:
+                        wanted.add(page.canonical_id)
+                # the next block's reading and listing, off the event loop
+                block = await asyncio.to_thread(_next_block, blocks)
+
+        progress = _progress("enqueue", source.rows, settings)  # rows: about the pages (archives: more)
+        await _showing(progress, lambda: (report.handled + counts.already + len(dead), 0), send_all())
+        typer.echo(
+            f"comicocr: {counts.pages - counts.already} pages to OCR with {settings.method}"
+            f" ({counts.already} already done) -> {settings.output}",
+            err=True,
+        )
         ocr = _progress("ocr", len(wanted), settings)
 
         def follow(consumer: Consumer) -> Awaitable[None]:
@@ -406,39 +417,27 @@ def run(
 
         return report, await pipeline.consume(until_idle=True, wanted=wanted, sidecars=[follow]), dead
 
-    if not todo:  # nothing to do: no queue to open, nothing to wait for
-        typer.echo(
-            f"done: {already} of {len(pages)} pages have results in {_where(settings.output)}"
-            f" (0 new, {already} already there)"
-        )
-        raise typer.Exit(EXIT_REJECTED if rejected else EXIT_OK)
     report, stats, dead = _with_pipeline(settings, enqueue_then_consume)
-    raise typer.Exit(_run_summary(settings, pages, todo, already, rejected, report, stats, dead))
+    raise typer.Exit(_run_summary(settings, source, counts, report, stats, dead))
 
 
 def _run_summary(
     settings: Settings,
-    pages: list[PageMessage],
-    todo: list[PageMessage],
-    already: int,
-    rejected: list[RejectedRow],
+    source: ManifestPages,
+    counts: Counts,
     report: EnqueueReport,
     stats: Stats,
     dead_before: list[Redriven],
 ) -> int:
     """Print what ``run`` did; return its exit code."""
-    # What is true at the end: this manifest's results that exist now, whoever wrote them
-    # (another run finishing the same pages counts too).
-    finished = (stats.finished_ids or set()) | {d.canonical_id for d in dead_before}
-    unseen = [p.canonical_id for p in todo if p.canonical_id not in finished]
-    there = storage.existing_results(settings.output, unseen) if unseen else set()
-    missing = [cid for cid in unseen if cid not in there]
-    done = len(todo) - len(missing) - len(dead_before)
+    todo = counts.pages - counts.already
+    n_missing, missing = _without_results_at_end(settings.output, source, stats, report)
+    done = todo - n_missing - stats.watched_dead - len(dead_before)
     # Another run (or consumer) on the same queue may have written some of them meanwhile.
     by_others = max(0, done - stats.outcomes["done"])
     typer.echo(
-        f"done: {done + already} of {len(pages)} pages have results in {_where(settings.output)}"
-        f" ({done} new, {already} already there"
+        f"done: {done + counts.already} of {counts.pages} pages have results in {_where(settings.output)}"
+        f" ({done} new, {counts.already} already there"
         + (f"; {by_others} of the new ones written by another consumer)" if by_others else ")")
     )
     typer.echo(
@@ -450,11 +449,11 @@ def _run_summary(
             f"vlm: {stats.vlm_requests} requests ({stats.vlm_answered} answered with a result,"
             f" {without} without), {stats.vlm_tokens} tokens ({stats.tokens_per_min:.0f}/min)"
         )
-    _print_what_went_wrong(stats, report, rejected, dead_before)
+    _print_what_went_wrong(stats, report, source.rejected, dead_before)
     if stats.fatal:
         typer.echo(f"error: {stats.fatal}", err=True)
         return EXIT_ERROR
-    if stats.interrupted and done < len(todo):
+    if stats.interrupted and done < todo:
         typer.echo("interrupted: the pages not done are back on the queue; run again to finish them")
         return EXIT_INTERRUPTED
     if stats.dead or report.failed or dead_before:
@@ -463,17 +462,45 @@ def _run_summary(
     # queue dropped its message as a repeat of one sent in the last 5 minutes. Never exit 0.
     for cid in missing[:20]:
         typer.echo(f"not done: {cid} (look in the dead-letter queue: comicocr redrive --dry-run)")
-    if missing:
-        if len(missing) > 20:
-            typer.echo(f"not done: {len(missing) - 20} more")
+    if n_missing:
+        if n_missing > 20:
+            typer.echo(f"not done: {n_missing - 20} more")
         return EXIT_DEAD_LETTERED
-    if rejected:
+    if source.rejected:
         return EXIT_REJECTED
     return EXIT_OK
 
 
+def _without_results_at_end(
+    output: str, source: ManifestPages, stats: Stats, report: EnqueueReport
+) -> tuple[int, list[str]]:
+    """How many of the pages neither settled here nor dead before have no result now (another
+    run or consumer may have written some meanwhile), and the first 20 of their ids. The
+    manifest is read again for their names, only when some are left (an interruption)."""
+    from comicocr.producer.todo import batched
+
+    waiting, failed = stats.waiting, set(report.failed)
+    if not failed and not waiting:
+        return 0, []
+    left = (
+        p.canonical_id
+        for p in source
+        if p.canonical_id in failed or (waiting is not None and p.canonical_id in waiting)
+    )
+    missing: list[str] = []
+    n_missing = 0
+    for block in batched(left, 5000):
+        there = storage.existing_results(output, block)
+        for cid in block:
+            if cid not in there:
+                n_missing += 1
+                if len(missing) < 20:
+                    missing.append(cid)
+    return n_missing, missing
+
+
 def _print_what_went_wrong(
-    stats: Stats, report: EnqueueReport, rejected: list[RejectedRow], dead_before: list[Redriven]
+    stats: Stats, report: EnqueueReport, rejected: int, dead_before: list[Redriven]
 ) -> None:
     for ident, error_class, reason in stats.dead:
         typer.echo(f"dead-lettered: {ident} [{error_class}] {reason}")
@@ -488,16 +515,30 @@ def _print_what_went_wrong(
     for cid in report.failed:
         typer.echo(f"not enqueued: {cid}")
     if rejected:
-        typer.echo(f"rejected manifest rows: {len(rejected)} (see messages above)")
+        typer.echo(f"rejected manifest rows: {rejected} (see messages above)")
 
 
-def _without_results(pages: list[PageMessage], output: str) -> list[PageMessage]:
-    """The pages with no result under ``output`` yet (skip-if-done): one listing per folder."""
-    slow = storage.is_s3(output) or len(pages) >= 1000
-    if slow:
-        typer.echo(f"comicocr: checking which of {len(pages)} pages have results in {output}", err=True)
-    there = storage.existing_results(output, (p.canonical_id for p in pages)) if pages else set()
-    return [p for p in pages if p.canonical_id not in there]
+def _next_block(blocks: Iterator[list[PageMessage]]) -> list[PageMessage] | None:
+    return next(blocks, None)
+
+
+def _one_page(canonical_id: str, image: str | None, method: str | None) -> tuple[list[PageMessage], int]:
+    """``enqueue --canonical-id --image``: the page (an archive's or folder's pages) and how
+    many of its members were refused (each printed)."""
+    from comicocr.messages import PageMessage
+
+    if not image:
+        raise _fail("--canonical-id needs --image")
+    try:
+        PageMessage(canonical_id=canonical_id, image_path=image)  # the id and path are sane
+        found, refused = archives.expand(canonical_id, image)
+    except ValidationError as exc:
+        raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
+    except PageError as exc:
+        raise _fail(f"{image[:200]}: {exc}") from None
+    for r in refused:
+        typer.echo(f"rejected: {image[:200]}: {r.where!r}: {r.reason}", err=True)
+    return [_page_message(page, method) for page in found], len(refused)
 
 
 def _where(output: str) -> str:
@@ -528,7 +569,7 @@ def enqueue(
     A page still waiting in the embedded queue (or, on an SQS FIFO queue, sent in the last 5
     minutes) is not sent twice; with --output, pages that already have a result are skipped."""
     logs.configure(verbose)
-    from comicocr.messages import PageMessage
+    from comicocr.producer.todo import BLOCK, batched
 
     if (manifest is None) == (canonical_id is None):
         raise _fail("give either --manifest or --canonical-id with --image")
@@ -538,39 +579,41 @@ def enqueue(
         from comicocr.preflight import check_engine
 
         check_engine(settings, method, on_this_machine=False)
-    rejected: list[RejectedRow] = []
+    from comicocr.producer.todo import Counts, todo_blocks
+
+    pages: Iterable[PageMessage]
+    rows: int  # for the progress display: about the pages (an archive's pages are more)
+    rejected = 0
+    source: ManifestPages | None = None
     if manifest is not None:
-        pages, rejected = _manifest_pages(manifest, settings, image_path_prefix, method)
+        source = _manifest_source(manifest, settings, image_path_prefix, method)
+        pages, rows = source, source.rows
     else:
-        if not image:
-            raise _fail("--canonical-id needs --image")
-        try:
-            PageMessage(canonical_id=canonical_id or "", image_path=image)  # the id and path are sane
-            found, refused = archives.expand(canonical_id or "", image)
-        except ValidationError as exc:
-            raise _fail(f"invalid page: {exc.errors()[0]['msg']}") from None
-        except PageError as exc:
-            raise _fail(f"{image[:200]}: {exc}") from None
-        from comicocr.manifest import RejectedRow
+        pages, rejected = _one_page(canonical_id or "", image, method)
+        rows = len(pages)
 
-        for r in refused:
-            typer.echo(f"rejected: {image[:200]}: {r.where!r}: {r.reason}", err=True)
-            rejected.append(RejectedRow(0, f"{r.where!r}: {r.reason}"))
-        pages = [_page_message(page, method) for page in found]
-
-    skipped = 0
-    if output is not None:
-        todo = _without_results(pages, settings.output)
-        skipped, pages = len(pages) - len(todo), todo
+    counts = Counts()
+    # With --output, the pages that have a result there are skipped, a block at a time.
+    blocks = todo_blocks(pages, settings.output, counts) if output is not None else batched(pages, BLOCK)
 
     async def send(pipeline: Pipeline) -> EnqueueReport:
         from comicocr.producer import EnqueueReport
 
         report = EnqueueReport()
-        progress = _progress("enqueue", len(pages), settings)
-        return await _showing(progress, lambda: (report.handled, 0), pipeline.enqueue(pages, report))
+
+        async def send_all() -> None:
+            # the reading (and listing) of each block off the event loop
+            while (block := await asyncio.to_thread(_next_block, blocks)) is not None:
+                await pipeline.enqueue(block, report)
+
+        progress = _progress("enqueue", rows, settings)
+        await _showing(progress, lambda: (report.handled + counts.already, 0), send_all())
+        return report
 
     report = _with_pipeline(settings, send)
+    skipped = counts.already
+    if source is not None:
+        rejected = source.rejected
     typer.echo(
         f"enqueued {report.sent} page{'' if report.sent == 1 else 's'} to {queue}"
         + (f"; {skipped} already have results in {_where(settings.output)}" if skipped else "")
@@ -737,9 +780,10 @@ def estimate(
     if pages is None:
         if manifest is None:
             raise _fail("give --pages or --manifest")
-        from comicocr.manifest import read_manifest
+        from comicocr.manifest import scan_manifest
 
-        pages = len(read_manifest(manifest).rows)
+        scan = scan_manifest(manifest)
+        pages = scan.rows - len(scan.rejected)
     from comicocr.engines import engine_class
 
     if engine_class(settings.method).paced:

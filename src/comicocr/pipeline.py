@@ -25,6 +25,7 @@ from comicocr.consumer.dispatch import Dispatcher
 from comicocr.consumer.endpoint import serve
 from comicocr.engines import CATALOG
 from comicocr.errors import ConfigError
+from comicocr.idset import IdSet
 from comicocr.lithops_adapter import LithopsDispatcher, load_config
 from comicocr.messages import PageMessage
 from comicocr.producer import EnqueueReport, enqueue_pages
@@ -71,7 +72,7 @@ class Pipeline:
         return await enqueue_pages(self.queue, pages, report)
 
     async def consume(
-        self, until_idle: bool, wanted: set[str] | None = None, sidecars: Sequence[Sidecar] = ()
+        self, until_idle: bool, wanted: IdSet | None = None, sidecars: Sequence[Sidecar] = ()
     ) -> Stats:
         """Consume until SIGTERM/SIGINT (or, ``until_idle``, until the queue is drained or every
         page of ``wanted`` is settled). Each of ``sidecars`` (a progress display) runs beside
@@ -88,7 +89,7 @@ class Pipeline:
             await asyncio.to_thread(lithops.close)
 
     async def _consume(
-        self, dispatcher: Dispatcher, until_idle: bool, wanted: set[str] | None, sidecars: Sequence[Sidecar]
+        self, dispatcher: Dispatcher, until_idle: bool, wanted: IdSet | None, sidecars: Sequence[Sidecar]
     ) -> Stats:
         consumer = Consumer(
             self.queue, dispatcher, self.settings, engines=CATALOG, until_idle=until_idle, wanted=wanted

@@ -189,16 +189,23 @@ def exists(location: str) -> bool:
     return os.path.exists(location)
 
 
-# Fewer ids than this under one prefix are checked one request each; more, by one listing.
-# A few pages into a prefix holding a million results must not list the million.
+# On S3, fewer ids than this under one prefix are checked one request each; more, by listing.
 _LIST_FROM = 20
+# A listing covers the key range of the ids asked, and stops after this many keys per id asked
+# (at least one page of 1,000): a few pages, or an unsorted block, into a prefix holding a
+# million results do not list the million. The ids past where it stopped are asked one by one.
+_KEYS_PER_ID = 4
 
 
 def existing_results(output: str, canonical_ids: Iterable[str]) -> set[str]:
-    """The ids among ``canonical_ids`` whose result exists under ``output``.
+    """The ids among ``canonical_ids`` whose result exists under ``output``: exactly, and
+    with a cost that follows the ids asked, not what the output holds.
 
-    Batched for skip-if-done over a whole manifest: one listing per folder (prefix) of ids,
-    not one request per page. A result that is a symlink is checked on its own, as
+    Skip-if-done reads a manifest a block at a time, so this is asked again and again about
+    one big folder. A local folder: one ``lstat`` per id (a few microseconds; a listing would
+    read the whole folder for every block). S3: one ListObjectsV2 per 1,000 keys over the
+    range of names asked (a manifest in id order lists each prefix about once over a whole
+    run), not one request per page. A result that is a symlink is checked on its own, as
     ``result_location`` does (one pointing out of the output is no result: not done).
     """
     by_folder: dict[str, list[str]] = {}
@@ -210,15 +217,19 @@ def existing_results(output: str, canonical_ids: Iterable[str]) -> set[str]:
         folder, _, _ = cid.rpartition("/")
         by_folder.setdefault(folder, []).append(cid)
     found: set[str] = set()
+    s3 = is_s3(output)
     for folder, ids in by_folder.items():
+        if not s3:
+            found.update(_local_results(output, folder, ids))
+            continue
         one_by_one = ids
         if len(ids) >= _LIST_FROM:
             try:
-                files, links = _listed_s3(output, folder) if is_s3(output) else _listed_local(output, folder)
-            except (PageError, OSError):  # may write but not list (an IAM policy), a blip: one by one
-                files, links = set(), {_name(cid) for cid in ids}
-            found.update(cid for cid in ids if _name(cid) in files)
-            one_by_one = [cid for cid in ids if _name(cid) in links]
+                listed, up_to = _listed_s3(output, folder, sorted(_name(cid) for cid in ids))
+            except PageError:  # may write but not list (an IAM policy), a blip: one by one
+                listed, up_to = set(), ""
+            found.update(cid for cid in ids if _name(cid) in listed)
+            one_by_one = [cid for cid in ids if _name(cid) > up_to]
         found.update(cid for cid in one_by_one if _exists_or_false(output, cid))
     return found
 
@@ -235,39 +246,49 @@ def _exists_or_false(output: str, canonical_id: str) -> bool:
         return False
 
 
-def _listed_local(output: str, folder: str) -> tuple[set[str], set[str]]:
-    """(result files, result symlinks) in one folder of a local output."""
+def _local_results(output: str, folder: str, ids: list[str]) -> list[str]:
+    """The ids of one folder of a local output that have a result: a regular file, or a
+    symlink the worker would accept."""
     root = Path(output).resolve()
     where = (root / folder).resolve()
     if not where.is_relative_to(root):  # a symlinked folder pointing out: nothing is done there
-        return set(), set()
-    files: set[str] = set()
-    links: set[str] = set()
-    try:
-        with os.scandir(where) as entries:
-            for entry in entries:
-                if entry.name.endswith(RESULT_SUFFIX):
-                    if entry.is_symlink():
-                        links.add(entry.name)
-                    elif entry.is_file(follow_symlinks=False):
-                        files.add(entry.name)
-    except (FileNotFoundError, NotADirectoryError):
-        pass
-    return files, links
+        return []
+    found = []
+    for cid in ids:
+        try:
+            mode = os.lstat(where / _name(cid)).st_mode
+        except OSError:  # not there, or cannot be asked: not done
+            continue
+        if stat.S_ISREG(mode) or (stat.S_ISLNK(mode) and _exists_or_false(output, cid)):
+            found.append(cid)
+    return found
 
 
-def _listed_s3(output: str, folder: str) -> tuple[set[str], set[str]]:
-    """(result objects, nothing) in one prefix of an S3 output: one ListObjectsV2 per 1,000 keys."""
+def _listed_s3(output: str, folder: str, names: list[str]) -> tuple[set[str], str]:
+    """The result objects among the (sorted) ``names`` in one prefix of an S3 output, and the
+    name the listing reached: names after it were not listed (the key budget ran out)."""
     bucket, base = split_s3(output.rstrip("/"))
     prefix = "".join(f"{p}/" for p in (base, folder) if p)
-    names: set[str] = set()
+    wanted, found = set(names), set[str]()
+    budget = max(1000, _KEYS_PER_ID * len(names))
+    # StartAfter is exclusive: start just before the first name (a key shorter by one character)
+    start = prefix + names[0][:-1]
     try:
-        pages = _s3().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+        paginator = _s3().get_paginator("list_objects_v2")
+        pages = paginator.paginate(Bucket=bucket, Prefix=prefix, Delimiter="/", StartAfter=start)
         for page in pages:
-            names.update(item["Key"][len(prefix) :] for item in page.get("Contents", []))
+            keys = [item["Key"] for item in page.get("Contents", [])]
+            keys += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
+            found.update(n for n in (k[len(prefix) :] for k in keys) if n in wanted)
+            budget -= len(keys)
+            reached = max(keys)[len(prefix) :] if keys else names[-1]
+            if reached >= names[-1] or not page.get("IsTruncated"):
+                return found, names[-1]
+            if budget <= 0:
+                return found, reached
     except Exception as exc:
         raise _s3_error(exc, "cannot list results") from None
-    return {n for n in names if n.endswith(RESULT_SUFFIX)}, set()
+    return found, names[-1]
 
 
 def write_atomic(

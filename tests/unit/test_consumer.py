@@ -10,6 +10,7 @@ from comicocr.consumer.acker import ATTEMPTS_ATTR
 from comicocr.contract import Chunk, Done, Failed, Outcome, Throttled
 from comicocr.engines import CATALOG
 from comicocr.errors import ErrorClass
+from comicocr.idset import IdSet
 from comicocr.queues.base import Outgoing
 from comicocr.queues.local import LocalQueue
 from comicocr.settings import Settings
@@ -124,9 +125,14 @@ async def test_a_run_ends_when_its_pages_are_settled_not_when_a_dead_runs_messag
     await queue.send_batch(
         [Outgoing(json.dumps({"canonical_id": c, "image_path": image})) for c in ("a", "b")]
     )
-    consumer = Consumer(queue, InProcess(), s, engines=CATALOG, until_idle=True, wanted={"a", "b"})
+    wanted = IdSet()
+    for cid in ("a", "b"):
+        wanted.add(cid)
+    consumer = Consumer(queue, InProcess(), s, engines=CATALOG, until_idle=True, wanted=wanted)
     stats = await asyncio.wait_for(consumer.run(), 30)
-    assert stats.finished_ids == {"a", "b"}
+    assert stats.outcomes["done"] == 2
+    assert stats.waiting is not None
+    assert len(stats.waiting) == 0
     assert not stats.interrupted
     assert (await queue.depths()).in_flight == 1  # the dead run's message is left for later
     await queue.close()

@@ -58,6 +58,17 @@ def test_a_store_that_cannot_answer_means_not_done_never_a_crash(
     def throttled(*_: object) -> bool:
         raise RetryableError("cannot check result: SlowDown")
 
-    monkeypatch.setattr(storage, "exists", throttled)
-    _result(tmp_path / "out", "a/p0")
-    assert storage.existing_results(str(tmp_path / "out"), ["a/p0", "a/p1"]) == set()
+    out = tmp_path / "out"
+    _result(out, "a/p0")
+    _result(out, "a/p1")
+    os.symlink(out / "a" / "p0_ocr.json", out / "a" / "p2_ocr.json")
+    monkeypatch.setattr(storage, "exists", throttled)  # a symlinked result is asked of the store
+    real_lstat = os.lstat
+
+    def refused(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if str(path).endswith("p1_ocr.json"):
+            raise PermissionError(13, "Permission denied")
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(storage.os, "lstat", refused)
+    assert storage.existing_results(str(out), ["a/p0", "a/p1", "a/p2", "a/p3"]) == {"a/p0"}

@@ -206,16 +206,16 @@ UNMENDED = frozenset({"permanent", "poison"})
 DEAD_CHECK_LIMIT = 10_000
 
 
-async def already_dead(queue: Queue, pages: dict[str, str], limit: int = DEAD_CHECK_LIMIT) -> list[Redriven]:
-    """The dead letters of ``pages`` (canonical id -> ``source_key``) whose class no retry mends
-    (permanent, poison) and that name the same image: a corrected row (another path) is new
-    work. Nothing moves; at most ``limit`` dead letters are looked at, each hidden a moment, as
-    in a dry-run redrive."""
-    if not pages or (await queue.depths()).dead == 0:
-        return []
+async def dead_for_good(queue: Queue, limit: int = DEAD_CHECK_LIMIT) -> dict[tuple[str, str], Redriven]:
+    """The dead letters whose class no retry mends (permanent, poison), by canonical id and
+    ``source``, for ``run`` to match against its pages as it reads them: a page
+    whose dead letter names the same image (``source``) would only die again, while a
+    corrected row (another path) is new work. Nothing moves; at most ``limit`` dead letters
+    are looked at, each hidden a moment, as in a dry-run redrive."""
+    if (await queue.depths()).dead == 0:
+        return {}
     listed = await redrive(queue, error_classes=set(UNMENDED), dry_run=True, look_at=limit)
-    found: dict[str, Redriven] = {}
+    found: dict[tuple[str, str], Redriven] = {}
     for item in listed.listed:
-        if pages.get(item.canonical_id) == item.source:
-            found.setdefault(item.canonical_id, item)
-    return list(found.values())
+        found.setdefault((item.canonical_id, item.source), item)
+    return found

@@ -34,6 +34,7 @@ from comicocr.consumer.planner import EngineCatalog, PageResult, plan
 from comicocr.consumer.sizing import MAX_BATCH_BYTES, Sizing
 from comicocr.consumer.stats import Stats
 from comicocr.contract import Done, Throttled
+from comicocr.idset import IdSet
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, QueueGone, in_tens
 from comicocr.ratelimit import Pacer
 from comicocr.redact import redacted
@@ -61,7 +62,7 @@ class Consumer:
         *,
         engines: EngineCatalog,
         until_idle: bool = False,
-        wanted: set[str] | None = None,
+        wanted: IdSet | None = None,
     ) -> None:
         self.queue = queue
         self.dispatcher = dispatcher
@@ -69,7 +70,8 @@ class Consumer:
         self.engines = engines
         self.until_idle = until_idle
         self.wanted = wanted
-        self.stats = Stats(finished_ids=set() if until_idle else None)
+        self.stats = Stats()
+        self._wanted_pages = len(wanted) if wanted is not None else 0
         if until_idle and wanted is not None:
             self.stats.watch(wanted)
         self._buffer: asyncio.Queue[Message] = asyncio.Queue(maxsize=settings.buffer_size)
@@ -297,7 +299,7 @@ class Consumer:
             self.stats.record(action)
             self.metrics.settled(action, now - held.received_at if held else None)
         if self.until_idle and self.wanted is not None and self.stats.settled():
-            log.info("consumer.wanted_settled", pages=len(self.wanted))
+            log.info("consumer.wanted_settled", pages=self._wanted_pages)
             self.stop(idle=True)
 
     # -- heartbeat and shutdown --------------------------------------------------------
