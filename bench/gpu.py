@@ -11,14 +11,17 @@ the figures are the CPU's). Two ways are timed on the same generated 1600x2400 p
 - ``batched`` (paddleocr only): detection page by page, then recognition of the text lines of
   *all* pages in batches of ``--rec-batch`` (a GPU is only busy with many lines at once).
 
-``--cpu-check N``: the first N pages are also read on the CPU; the row says whether every line
-of text is the same (the GPU must not change what is read). Goal: >= 10 pages/s per GPU.
+``--cpu-check N``: the first N pages are also read on the CPU, per page; the row says whether
+every line of text is the same, or how many differ (the GPU must not change what is read; the
+batched way pads lines to other widths, which on the CPU already moved one space in 3 pages).
+Goal: >= 10 pages/s per GPU.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 from typing import Any
 
 from common import comic_pages  # noqa: F401  (puts src/ on the path)
@@ -47,7 +50,18 @@ def paddle_batched(engine: Any, pages: list[Image.Image], rec_batch: int) -> lis
     arrays = [np.ascontiguousarray(np.asarray(p.convert("RGB"))[:, :, ::-1]) for p in pages]
     crops: list[Any] = []
     owners: list[int] = []
-    for n, (array, det) in enumerate(zip(arrays, inner.text_det_model(arrays), strict=True)):
+    # as the engine detects a page: shrunk to det_max_side on the long side (1600x2400 pages)
+    # and with the pipeline's own thresholds, not the detection model's defaults
+    params = {
+        "thresh": inner.text_det_thresh,
+        "box_thresh": inner.text_det_box_thresh,
+        "unclip_ratio": inner.text_det_unclip_ratio,
+        "max_side_limit": inner.text_det_max_side_limit,
+    }
+    if engine.options.det_max_side:
+        params.update(limit_side_len=engine.options.det_max_side, limit_type="max")
+    detected = inner.text_det_model(arrays, **params)
+    for n, (array, det) in enumerate(zip(arrays, detected, strict=True)):
         for crop in inner._crop_by_polys(array, det["dt_polys"]):
             if crop.size:
                 crops.append(crop)
@@ -97,10 +111,13 @@ def main() -> None:
             if cpu_texts is None:
                 same = "-"
             else:
-                # The batched way reads lines in another order: compare the lines as sets.
-                same = all(
-                    sorted(a) == sorted(b) for a, b in zip(got[: args.cpu_check], cpu_texts, strict=True)
-                )
+                # The batched way reads lines in another order: compare the lines as multisets.
+                # Recognition batched across pages pads lines to other widths, which may move a
+                # space ("IT I" / "ITI" measured on the CPU): count the lines that differ.
+                pairs = list(zip(got[: args.cpu_check], cpu_texts, strict=True))
+                differ = sum(len(Counter(b) - Counter(a)) for a, b in pairs)
+                total = sum(len(b) for _, b in pairs)
+                same = "yes" if differ == 0 else f"{differ} of {total} lines differ"
             print(
                 f"| {name} | {device} | {way} | {len(pages)} | {seconds:.1f} | {len(pages) / seconds:.1f} "
                 f"| {same} |",
