@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from PIL import Image
 
 from comicocr import logs
+from comicocr.idset import IdSet
 from comicocr.lithops_adapter import LithopsDispatcher
 from comicocr.messages import PageMessage
 from comicocr.pipeline import Pipeline
@@ -51,16 +52,25 @@ def settings(queue: str, output: Path, **kw: Any) -> Settings:
     return Settings(**{**base, **kw})
 
 
+def wanted(pages: list[PageMessage]) -> IdSet:
+    """The ids ``comicocr run`` waits for: it ends once they are settled, not after empty polls."""
+    ids = IdSet()
+    for page in pages:
+        ids.add(page.canonical_id)
+    return ids
+
+
 async def run_pipeline(
     s: Settings, pages: list[PageMessage], dispatcher: LithopsDispatcher | None = None
 ) -> dict[str, float]:
-    """Enqueue ``pages`` and consume until idle; return the phases' wall seconds.
-    Without ``dispatcher`` the run starts its own Lithops executor, as ``comicocr run`` does."""
+    """Enqueue ``pages`` and consume until they are settled, as ``comicocr run`` does; return
+    the phases' wall seconds. Without ``dispatcher`` the run starts its own Lithops executor,
+    as ``comicocr run`` does."""
     async with Pipeline(s, dispatcher=dispatcher) as pipeline:
         t0 = time.perf_counter()
         report = await pipeline.enqueue(pages)
         t1 = time.perf_counter()
-        stats = await pipeline.consume(until_idle=True)
+        stats = await pipeline.consume(until_idle=True, wanted=wanted(pages))
         t2 = time.perf_counter()
     assert report.sent == len(pages), report
     done = stats.outcomes["done"] + stats.outcomes["skipped"]

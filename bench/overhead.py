@@ -25,7 +25,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from common import run, tiny_pages
+from common import run, tiny_pages, wanted
 
 from comicocr.messages import PageMessage
 from comicocr.pipeline import Pipeline
@@ -42,7 +42,7 @@ async def _backfill(s: Settings, pages: list[PageMessage]) -> dict[str, float]:
         t0 = time.perf_counter()
         report = await pipeline.enqueue(pages)
         t1, cpu = time.perf_counter(), _cpu_s()
-        stats = await pipeline.consume(until_idle=True)
+        stats = await pipeline.consume(until_idle=True, wanted=wanted(pages))  # as `run` does
         t2, cpu = time.perf_counter(), _cpu_s() - cpu
     assert report.sent == len(pages), report
     assert stats.settled_well == len(pages), (stats.outcomes, stats.dead[:3])
@@ -71,10 +71,7 @@ def main() -> None:
     if args.sqs:
         queues.append(("SQS (LocalStack)", lambda n: f"sqs://bench-{uuid.uuid4().hex[:8]}"))
     flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in overrides.items()) or "defaults"
-    print(
-        "| queue | settings | pages | consume s | consume pages/s | consumer ms/page "
-        "| marginal pages/s |"
-    )
+    print("| queue | settings | pages | consume s | consume pages/s | consumer ms/page | marginal pages/s |")
     print("|---|---|---|---|---|---|---|")
     for label, address in queues:
         rows = []

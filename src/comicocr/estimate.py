@@ -22,14 +22,15 @@ CALL_OVERHEAD_S = 0.4  # a Lithops localhost job end to end (bench/efficiency.py
 class Profile:
     cpu_s_per_page: float  # one thread, 1600x2400 synthetic comic page
     peak_memory_gb: float  # worker RSS with the engine loaded
+    load_s: float = 0.0  # loading the engine in a fresh worker process: once per Lithops call
 
 
 # Measured with bench/cost.py on the development machine kind (2-core x86_64); see BENCHMARKS.md.
 PROFILES = {
     "null": Profile(0.005, 0.1),
-    "tesseract": Profile(0.39, 0.22),
-    "paddleocr": Profile(2.52, 1.97),
-    "easyocr": Profile(15.6, 1.84),
+    "tesseract": Profile(0.37, 0.23, 0.02),
+    "paddleocr": Profile(1.39, 1.61, 3.4),
+    "easyocr": Profile(15.6, 1.84, 4.8),
 }
 
 
@@ -63,7 +64,7 @@ def estimate(pages: int, method: str, workers: int, pages_per_call: int = 25) ->
         raise KeyError(f"no profile for {method!r}; known: {', '.join(sorted(PROFILES))}")
     profile = PROFILES[method]
     calls = math.ceil(pages / max(pages_per_call, 1))
-    busy_s = pages * profile.cpu_s_per_page + calls * CALL_OVERHEAD_S
+    busy_s = pages * profile.cpu_s_per_page + calls * (CALL_OVERHEAD_S + profile.load_s)
     wall_s = busy_s / max(1, min(workers, calls))
     memory = max(profile.peak_memory_gb, LAMBDA_FULL_VCPU_GB)
     usd = busy_s * memory * LAMBDA_USD_PER_GB_S + calls * LAMBDA_USD_PER_REQUEST

@@ -63,6 +63,27 @@ async def test_batch_goes_at_once_when_the_workers_are_idle(looptime: float) -> 
     assert looptime == 1
 
 
+async def test_an_idle_pipeline_waits_for_the_receiver_to_catch_up_not_for_the_window(
+    looptime: float,
+) -> None:
+    source: asyncio.Queue[int] = asyncio.Queue()
+    idle, caught_up = asyncio.Event(), asyncio.Event()
+    idle.set()
+    loop = asyncio.get_running_loop()
+    # A backfill: full receives of 10 every 0.1 s, then a short one (the rest) at t=0.3
+    for n in range(3):
+        for i in range(10):
+            loop.call_later(0.1 * n, source.put_nowait, 10 * n + i)
+    loop.call_later(0.3, lambda: (source.put_nowait(30), caught_up.set()))
+    batch = await next_batch(source, size=50, window_s=5, idle=idle, caught_up=caught_up)
+    assert sorted(batch) == list(range(31))  # one batch, not the first ten
+    assert looptime == 0.3
+    # A trickle: the receive that brought the lone page was short already: it goes at once
+    loop.call_later(1, source.put_nowait, 99)
+    assert await next_batch(source, size=50, window_s=5, idle=idle, caught_up=caught_up) == [99]
+    assert looptime == 1.3
+
+
 async def test_batch_gathers_while_others_run_and_goes_when_they_end(looptime: float) -> None:
     source: asyncio.Queue[int] = asyncio.Queue()
     idle = asyncio.Event()  # another batch is running

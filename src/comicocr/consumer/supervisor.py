@@ -84,6 +84,8 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._abort = asyncio.Event()
         self._drained = asyncio.Event()  # the last receive found the queue empty
+        # the last receive got fewer messages than it asked for: what was waiting is held here
+        self._caught_up = asyncio.Event()
         self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
         self.metrics = ConsumerMetrics(held=lambda: len(self._held), pacer=self.pacer)
         self.last_receive_at = time.monotonic()  # the receive loop's heartbeat (/healthz)
@@ -171,6 +173,10 @@ class Consumer:
                 self._drained.clear()
             else:
                 self._drained.set()
+            if len(messages) < want:
+                self._caught_up.set()
+            else:
+                self._caught_up.clear()
             for message in messages:
                 self._held[message.receipt] = _Held(message, time.monotonic())
                 self.stats.received += 1
@@ -220,6 +226,7 @@ class Consumer:
                     self.settings.batch_window_s,
                     self._drained,
                     self._workers_idle,
+                    self._caught_up,
                     weigh=lambda m: len(m.body),
                     max_weight=MAX_BATCH_BYTES,
                 )
