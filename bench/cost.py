@@ -1,5 +1,6 @@
 """Cost model: measure each engine's CPU-s per page and peak RSS (each in a fresh process),
-then price 1,000 pages on AWS Lambda and time a run on N workers with comicocr.estimate.
+and the CPU-s of loading it (paid once per Lithops call), then price 1,000 pages on AWS Lambda
+and time a run on N workers with comicocr.estimate.
 
     .venv/bin/python bench/cost.py --engines null tesseract paddleocr easyocr --pages 4 --workers 100
 
@@ -26,19 +27,20 @@ def measure_one(engine_name: str, pages: int) -> None:
     from comicocr.engines import load_engine
     from comicocr.samples import make_page
 
-    engine = load_engine(engine_name, {}, "en", gpu=False)
-    images = [make_page(8000 + i, "en", 1600, 2400)[0] for i in range(pages)]
-
     def cpu() -> float:
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
+    loading = cpu()
+    engine = load_engine(engine_name, {}, "en", gpu=False)  # what each Lithops call pays once
+    load_s = cpu() - loading
+    images = [make_page(8000 + i, "en", 1600, 2400)[0] for i in range(pages)]
     started = cpu()
     for image in images:
         layout.order_page(image, engine.recognize(image).regions, "ltr")
     per_page = (cpu() - started) / pages
     rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(json.dumps({"cpu_s": per_page, "rss_gb": rss_gb}))
+    print(json.dumps({"cpu_s": per_page, "rss_gb": rss_gb, "load_s": load_s}))
 
 
 def main() -> None:
@@ -56,10 +58,10 @@ def main() -> None:
     from comicocr import estimate
 
     print(
-        "| engine | CPU-s/page | peak RSS GB | Lambda GB | $ per 1,000 pages"
+        "| engine | CPU-s/page | load CPU-s | peak RSS GB | Lambda GB | $ per 1,000 pages"
         f" | 100k pages on {args.workers} workers |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for name in args.engines:
         out = subprocess.run(
             [sys.executable, __file__, "--one", name, "--pages", str(args.pages)],
@@ -72,10 +74,11 @@ def main() -> None:
             estimate.PROFILES.get(name, estimate.Profile(0, 0)),
             cpu_s_per_page=m["cpu_s"],
             peak_memory_gb=m["rss_gb"],
+            load_s=m["load_s"],
         )
         e = estimate.estimate(100_000, name, args.workers)
         print(
-            f"| {name} | {m['cpu_s']:.2f} | {m['rss_gb']:.2f} | {e.lambda_memory_gb:.2f} "
+            f"| {name} | {m['cpu_s']:.2f} | {m['load_s']:.2f} | {m['rss_gb']:.2f} | {e.lambda_memory_gb:.2f} "
             f"| {e.usd_per_1000_pages:.3f} | {e.wall_s / 60:.0f} min |",
             flush=True,
         )

@@ -28,8 +28,8 @@ class Profile:
 # Measured with bench/cost.py on the development machine kind (2-core x86_64); see BENCHMARKS.md.
 PROFILES = {
     "null": Profile(0.005, 0.1),
-    "tesseract": Profile(0.37, 0.23, 0.02),
-    "paddleocr": Profile(1.39, 1.61, 3.4),
+    "tesseract": Profile(0.37, 0.23, 0.04),
+    "paddleocr": Profile(1.39, 1.61, 4.1),
     "easyocr": Profile(15.6, 1.84, 4.8),
 }
 
