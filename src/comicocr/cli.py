@@ -153,8 +153,13 @@ MetricsPort = Annotated[
     typer.Option(min=0, max=65535, help="serve /healthz, /readyz, /metrics on this port (0: any free one)"),
 ]
 MetricsHost = Annotated[str | None, typer.Option(help="address for --metrics-port (default 127.0.0.1)")]
-BatchSize = Annotated[int | None, typer.Option(min=0, help="micro-batch size N (0: max(50, 10 x workers))")]
-BatchWindow = Annotated[float | None, typer.Option(help="micro-batch window T in seconds")]
+BatchSize = Annotated[
+    int | None,
+    typer.Option(min=0, help="the most pages one micro-batch takes (0: sized from the engine's page time)"),
+]
+BatchWindow = Annotated[
+    float | None, typer.Option(help="while other batches run, a batch gathers at most this long (s)")
+]
 ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
 AllowRoot = Annotated[
     list[str] | None,

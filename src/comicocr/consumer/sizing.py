@@ -15,7 +15,7 @@ trickle (``batcher.next_batch``). What this module gives are the caps:
 
 What a page costs starts from the engine's measured profile (``estimate.PROFILES``, one core,
 a 1600x2400 page) and follows the worker's own figures (``Done.duration_s``) as pages finish.
-``--batch-size`` and ``--max-chunk`` override the caps.
+``--batch-size`` (``COMICOCR_BATCH_SIZE``) and ``COMICOCR_MAX_CHUNK`` override the caps.
 """
 
 from __future__ import annotations
