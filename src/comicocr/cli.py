@@ -245,14 +245,6 @@ def _manifest_source(
     )
 
 
-def _page_message(page: archives.Page, method: str | None) -> PageMessage:
-    from comicocr.messages import PageMessage
-
-    return PageMessage(
-        canonical_id=page.canonical_id, image_path=page.image_path, member=page.member, method=method
-    )
-
-
 def _preflight(settings: Settings) -> None:
     """Before anything is enqueued or received: engine, Lithops config and output (preflight.py)."""
     from comicocr.preflight import before_consuming
@@ -543,7 +535,9 @@ def _one_page(canonical_id: str, image: str | None, method: str | None) -> tuple
         raise _fail(f"{image[:200]}: {exc}") from None
     for r in refused:
         typer.echo(f"rejected: {image[:200]}: {r.where!r}: {r.reason}", err=True)
-    return [_page_message(page, method) for page in found], len(refused)
+    from comicocr.producer.pages import page_message
+
+    return [page_message(page, method) for page in found], len(refused)
 
 
 def _where(output: str) -> str:

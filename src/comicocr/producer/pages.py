@@ -18,6 +18,13 @@ from comicocr.manifest import RejectedRow, Scan, iter_manifest, scan_manifest
 from comicocr.messages import PageMessage
 
 
+def page_message(page: archives.Page, method: str | None) -> PageMessage:
+    """The queue message of one page (an image, or an archive's or folder's member)."""
+    return PageMessage(
+        canonical_id=page.canonical_id, image_path=page.image_path, member=page.member, method=method
+    )
+
+
 @dataclass
 class ManifestPages:
     """``for page in ManifestPages(...)``: each page to send; ``rejected`` counts refusals as
@@ -78,12 +85,7 @@ class ManifestPages:
                     why = f"{page.member or page.image_path}: duplicate canonical_id {page.canonical_id!r}"
                     refuse(RejectedRow(row.line, why[:400]))
                     continue
-                yield PageMessage(
-                    canonical_id=page.canonical_id,
-                    image_path=page.image_path,
-                    member=page.member,
-                    method=self.method,
-                )
+                yield page_message(page, self.method)
         while pending is not None:
             refuse(pending)
             pending = next(earlier, None)
