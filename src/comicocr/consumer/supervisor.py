@@ -2,8 +2,9 @@
 
 - receive:   long-poll the queue into a bounded buffer (the buffer is the backpressure)
 - batch:     once a dispatch slot is free (at most K batches at once), take what is waiting:
-             at once when nothing runs, else until the running batches end, the caps
-             (``sizing.py``) or T seconds; so batches grow with the backlog (batcher.py)
+             when nothing runs, as soon as the receiver has caught up; else until the
+             running batches end, the caps (``sizing.py``) or T seconds; so batches grow
+             with the backlog (batcher.py)
 - dispatch:  run the batch's chunks through Lithops in a thread
 - ack:       delete / re-send / dead-letter in tens, shielded from cancellation
 - heartbeat: keep extending the visibility of messages still held
@@ -78,7 +79,7 @@ class Consumer:
         self._held: dict[str, _Held] = {}  # receipt -> message, from receive until settled
         self._batches = asyncio.Semaphore(settings.max_inflight_batches)
         self._inflight: set[asyncio.Task[None]] = set()
-        self._workers_idle = asyncio.Event()  # no batch in flight: the next one should go at once
+        self._workers_idle = asyncio.Event()  # no batch in flight: the next one should not wait
         self._workers_idle.set()
         self.sizing = Sizing(settings)
         self._stopping = asyncio.Event()
