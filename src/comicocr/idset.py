@@ -1,10 +1,10 @@
-"""A set of canonical ids at ~16 bytes an id, for the per-page sets of a million-page run.
+"""A set of canonical ids at 25-50 bytes an id, for the per-page sets of a million-page run.
 
 A Python set of a million id strings takes ~110 MB (and a set of their hashes as ints about
 the same), and a run needs two such sets (the manifest's ids, to refuse duplicates; the pages
 it sent, to know when they are all settled). ``IdSet`` keeps a 64-bit hash of each id with a
 32-bit value (a line number) in two flat arrays (``array.array``: no numpy on the consumer
-side), probed linearly: 12-24 MB per million ids, by how full the table is.
+side), probed linearly, at most half full: 25-50 MB per million ids (12 bytes a slot).
 
 Two different ids with the same 64-bit hash (blake2b) would count as one: for a million ids
 the chance is about 3 in 100 million.

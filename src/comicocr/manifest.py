@@ -71,7 +71,7 @@ def read_manifest(path: Path, image_path_prefix: str | None = None) -> Manifest:
 
 
 def scan_manifest(path: Path) -> Scan:
-    """The first pass: check the file and every row, holding only the ids (16 bytes each).
+    """The first pass: check the file and every row, holding only the ids (an ``IdSet``).
 
     Everything wrong with the file itself (not found, not UTF-8, not CSV, no header) is a
     ConfigError here, before anything is sent."""

@@ -28,7 +28,7 @@ class Stats:
     vlm_answered: int = 0  # of those, the answers that became a result
     interrupted: bool = False  # stopped by a signal, not because the queue ran dry
     fatal: str | None = None  # why the consumer had to stop on its own (its queue is gone)
-    # The ids of ``watch()`` not yet done nor dead here (an ``IdSet``: 16 bytes an id, for a
+    # The ids of ``watch()`` not yet done nor dead here (an ``IdSet``: 25-50 bytes an id, for a
     # million-page run), and how many of them were dead-lettered.
     waiting: IdSet | None = None
     watched_dead: int = 0

@@ -2,8 +2,8 @@
 into their pages, every refusal reported with its line number, in line order.
 
 Nothing here holds the manifest whole: the rows come from ``manifest.iter_manifest`` and the
-only per-page state is the scan's ``IdSet`` (16 bytes an id), so a million-row backfill costs
-the same memory as a thousand-row one.
+only per-page state is the scan's ``IdSet`` (25-50 bytes an id), so a million-row backfill
+costs tens of MB more than a thousand-row one, not the manifest's size (BENCHMARKS.md).
 """
 
 from __future__ import annotations
