@@ -89,6 +89,11 @@ _EXAMPLES = {
         "comicocr export results --format jsonl --output results.jsonl",
         "comicocr export results --format mokuro --output manga/",
     ],
+    "notify": [
+        "comicocr notify --bucket my-scans --prefix incoming/ --queue sqs://pages",
+        "comicocr notify --bucket my-scans --queue https://sqs.eu-west-1.amazonaws.com/123456789012/pages"
+        " --dry-run",
+    ],
 }
 
 
@@ -126,12 +131,25 @@ Method = Annotated[
     ),
 ]
 Lang = Annotated[str | None, typer.Option(help="page language: en, fr, ja")]
-Output = Annotated[str | None, typer.Option(help="results folder or s3://bucket/prefix")]
+Output = Annotated[
+    str | None, typer.Option(help="results folder, s3://bucket/prefix, az://container/prefix or gs://bucket/prefix")
+]
 OutputBucket = Annotated[str | None, typer.Option(help="S3 bucket for results (seed flag)")]
 OutputPrefix = Annotated[str | None, typer.Option(help="key prefix inside --output-bucket")]
 Workers = Annotated[int | None, typer.Option(min=1, help="parallel Lithops workers")]
-Backend = Annotated[str | None, typer.Option(help="Lithops backend (default from lithops.yaml: localhost)")]
-LithopsConfig = Annotated[Path | None, typer.Option(help="Lithops config file (default ./lithops.yaml)")]
+Backend = Annotated[
+    str | None, typer.Option(help="Lithops compute backend (aws_lambda, k8s, ...); default: the config's")
+]
+LithopsConfig = Annotated[
+    Path | None,
+    typer.Option(
+        help="Lithops config file (default: $LITHOPS_CONFIG_FILE, ~/.lithops/config, ./lithops.yaml,"
+        " as Lithops resolves it; else localhost)"
+    ),
+]
+LithopsStorage = Annotated[
+    str | None, typer.Option("--storage", help="Lithops storage backend (aws_s3, ...); default: the config's")
+]
 Gpu = Annotated[bool, typer.Option("--gpu", help="use a GPU where the engine can")]
 ApiKey = Annotated[
     str | None,
@@ -153,6 +171,13 @@ MetricsPort = Annotated[
     typer.Option(min=0, max=65535, help="serve /healthz, /readyz, /metrics on this port (0: any free one)"),
 ]
 MetricsHost = Annotated[str | None, typer.Option(help="address for --metrics-port (default 127.0.0.1)")]
+VlmRateStore = Annotated[
+    str | None,
+    typer.Option(
+        help="share the VLM budget with every consumer of the key: redis://host:port/db, or a file"
+        " (one machine); default: this consumer paces itself"
+    ),
+]
 BatchSize = Annotated[
     int | None,
     typer.Option(min=0, help="the most pages one micro-batch takes (0: sized from the engine's page time)"),
@@ -163,12 +188,15 @@ BatchWindow = Annotated[
 ImagePrefix = Annotated[str | None, typer.Option(help="prefix for relative image paths in the manifest")]
 AllowRoot = Annotated[
     list[str] | None,
-    typer.Option(help="folder or s3://bucket[/prefix] images may come from (repeatable)"),
+    typer.Option(
+        help="folder, s3://bucket[/prefix], az://container[/prefix] or gs://bucket[/prefix] images may"
+        " come from (repeatable)"
+    ),
 ]
 AllowOutputRoot = Annotated[
     list[str] | None,
     typer.Option(
-        help="folder or s3://bucket[/prefix] a message's `output` may name (repeatable; default: none)"
+        help="folder or s3://, az://, gs:// prefix a message's `output` may name (repeatable; default: none)"
     ),
 ]
 
@@ -241,15 +269,22 @@ def _manifest_source(
         typer.echo(f"manifest line {bad.line}: rejected: {bad.reason}", err=True)
 
     return ManifestPages(
-        manifest, image_path_prefix, settings.allowed_roots, settings.allow_http, method, report
+        manifest,
+        image_path_prefix,
+        settings.allowed_roots,
+        settings.allow_http,
+        method,
+        report,
+        local_images=settings.local_images,
     )
 
 
-def _preflight(settings: Settings) -> None:
-    """Before anything is enqueued or received: engine, Lithops config and output (preflight.py)."""
+def _preflight(settings: Settings) -> Settings:
+    """Before anything is enqueued or received: engine, Lithops config and output (preflight.py).
+    Returns the settings as the Lithops config completes them."""
     from comicocr.preflight import before_consuming
 
-    before_consuming(settings)
+    settings = before_consuming(settings)
     if settings.metrics_port:  # a busy port found now, not after the pages were enqueued
         import socket
 
@@ -261,6 +296,7 @@ def _preflight(settings: Settings) -> None:
                 raise ConfigError(
                     f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: {exc.strerror}"
                 ) from None
+    return settings
 
 
 def _warn_before_consuming(settings: Settings) -> None:
@@ -308,6 +344,7 @@ def run(
     workers: Workers = None,
     queue: Queue = None,
     backend: Backend = None,
+    lithops_storage: LithopsStorage = None,
     lithops_config: LithopsConfig = None,
     image_path_prefix: ImagePrefix = None,
     allow_root: AllowRoot = None,
@@ -319,6 +356,7 @@ def run(
     gpu: Gpu = False,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = None,
+    vlm_rate_store: VlmRateStore = None,
     retry_dead: Annotated[
         bool,
         typer.Option(
@@ -339,6 +377,7 @@ def run(
         workers=workers,
         queue=queue,
         backend=backend,
+        storage=lithops_storage,
         lithops_config=lithops_config,
         allowed_roots=allow_root,
         extra_roots=_manifest_roots(manifest, image_path_prefix),
@@ -349,13 +388,14 @@ def run(
         gpu=gpu,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        vlm_rate_store=vlm_rate_store,
     )
-    _preflight(settings)
+    settings = _preflight(settings)
     from comicocr.producer.todo import Counts, todo_blocks
 
     source = _manifest_source(manifest, settings, image_path_prefix, None)
     counts = Counts()
-    if storage.is_s3(settings.output) or source.rows >= 1000:
+    if storage.is_object(settings.output) or source.rows >= 1000:
         typer.echo(f"comicocr: checking which pages have results in {settings.output}", err=True)
     blocks = todo_blocks(source, settings.output, counts)
     first = next(blocks, None)
@@ -541,7 +581,7 @@ def _one_page(canonical_id: str, image: str | None, method: str | None) -> tuple
 
 
 def _where(output: str) -> str:
-    return output if storage.is_s3(output) else str(Path(output).resolve())
+    return output if storage.is_object(output) else str(Path(output).resolve())
 
 
 @app.command(epilog=_examples("enqueue"))
@@ -550,7 +590,8 @@ def enqueue(
     manifest: Annotated[Path | None, typer.Option(help="CSV manifest (backfill)")] = None,
     canonical_id: Annotated[str | None, typer.Option(help="one page: its id")] = None,
     image: Annotated[
-        str | None, typer.Option(help="one page: its image path or s3:// URI (a .cbz or folder: its pages)")
+        str | None,
+        typer.Option(help="one page: its image path or s3://, az://, gs:// URI (a .cbz or folder: pages)"),
     ] = None,
     image_path_prefix: ImagePrefix = None,
     allow_root: AllowRoot = None,
@@ -558,7 +599,8 @@ def enqueue(
     output: Annotated[
         str | None,
         typer.Option(
-            help="the consumers' results folder or s3://bucket/prefix: pages with a result there are skipped"
+            help="the consumers' results folder or s3://, az://, gs:// prefix: pages with a result there"
+            " are skipped"
         ),
     ] = None,
     verbose: Verbose = False,
@@ -640,6 +682,7 @@ def consume(
     output_key_prefix: OutputPrefix = None,
     workers: Workers = None,
     backend: Backend = None,
+    lithops_storage: LithopsStorage = None,
     lithops_config: LithopsConfig = None,
     allow_root: AllowRoot = None,
     allow_output_root: AllowOutputRoot = None,
@@ -652,6 +695,7 @@ def consume(
     gpu: Gpu = False,
     metrics_port: MetricsPort = None,
     metrics_host: MetricsHost = None,
+    vlm_rate_store: VlmRateStore = None,
     verbose: Verbose = False,
 ) -> None:
     """The long-running service: consume pages until SIGTERM (or until idle)."""
@@ -666,6 +710,7 @@ def consume(
         output_key_prefix=output_key_prefix,
         workers=workers,
         backend=backend,
+        storage=lithops_storage,
         lithops_config=lithops_config,
         allowed_roots=allow_root,
         allowed_output_roots=allow_output_root,
@@ -676,8 +721,9 @@ def consume(
         gpu=gpu,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        vlm_rate_store=vlm_rate_store,
     )
-    _preflight(settings)
+    settings = _preflight(settings)
     _warn_before_consuming(settings)
     stats = _with_pipeline(settings, lambda pipeline: pipeline.consume(until_idle))
     typer.echo(
@@ -831,6 +877,52 @@ def status(
         typer.echo(queue_status.table(address, stats))
 
 
+@app.command(epilog=_examples("notify"))
+def notify(
+    bucket: Annotated[str, typer.Option(help="the bucket whose new images become pages (its name)")],
+    queue: Annotated[
+        str | None, typer.Option(help="SQS queue URL or sqs://NAME (the embedded queue gets no S3 events)")
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="only keys starting with this, e.g. incoming/")] = "",
+    suffix: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="only keys ending in this (repeatable; S3 matches case; default: each image suffix the"
+            " consumer reads, in lower and upper case)"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="print the queue policy and bucket notification as JSON; change nothing"
+        ),
+    ] = False,
+    verbose: Verbose = False,
+) -> None:
+    """Continuous ingestion: S3 sends the bucket's new images to the queue, one page each.
+
+    Sets the bucket's ObjectCreated notification to the queue and the queue policy that lets S3
+    send, merged into what is there (other statements and configurations are kept); running it
+    again changes nothing."""
+    logs.configure(verbose)
+    from comicocr.producer import notify as s3_notify
+
+    address = _settings(queue=queue).queue_address
+    if address.startswith("sqlite:"):  # anything else that is no SQS address: notify.plan says so
+        raise _fail(
+            f"{address[:200]} cannot receive S3 events (only SQS can): give --queue sqs://NAME or"
+            " an SQS queue URL"
+        )
+    suffixes = s3_notify.checked_suffixes(suffix) if suffix else s3_notify.default_suffixes()
+    found, aws = s3_notify.plan(bucket, address, prefix, suffixes)
+    if dry_run:
+        typer.echo(json.dumps(found.as_json(), indent=2))
+        return
+    s3_notify.apply(found, aws)
+    for line in s3_notify.summary(found, address):
+        typer.echo(line)
+
+
 app.command(epilog=_examples("view"))(view)  # cli_report.py: the report and export commands
 app.command(epilog=_examples("export"))(export)
 
@@ -841,7 +933,8 @@ def main() -> None:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
     except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        for line in str(exc).splitlines():  # one line per problem
+            typer.echo(f"error: {line}", err=True)
         sys.exit(EXIT_USAGE)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -27,6 +27,8 @@ def _default(name: str, field: FieldInfo) -> str:
         return "`" + repr(field.default_factory()).replace("'", '"') + "`"  # type: ignore[call-arg]
     if field.default is None:
         return "none"
+    if field.default == "":
+        return "empty"
     return f"`{str(field.default).lower() if isinstance(field.default, bool) else field.default}`"
 
 

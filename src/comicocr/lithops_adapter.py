@@ -13,20 +13,25 @@ from __future__ import annotations
 import atexit
 import contextlib
 import copy
+import importlib.metadata
 import logging
 import os
 import shutil
 import sys
 import tempfile
 import threading
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from comicocr.contract import Chunk, MalformedWire, Outcome, outcome_from_wire
-from comicocr.errors import ConfigError
+from comicocr.estimate import PROFILES
+from comicocr.lithops_config import (
+    apply_flags,
+    find_config,
+    memory_needed_mb,
+    read_config,
+    unknown_keys,
+)
 from comicocr.remote import process_chunk
 
 log = logging.getLogger(__name__)
@@ -35,46 +40,82 @@ log = logging.getLogger(__name__)
 def load_config(
     path: Path | None, backend: str | None = None, storage: str | None = None, workers: int | None = None
 ) -> dict[str, Any]:
-    """Read lithops.yaml (explicit path, ./lithops.yaml, or the packaged default) and apply flags."""
-    if path is None and Path("lithops.yaml").is_file():
-        path = Path("lithops.yaml")
+    """The Lithops config a run uses (``lithops_config.find_config``'s order), flags applied."""
+    return apply_flags(read_config(find_config(path)), backend, storage, workers)
+
+
+def lithops_version() -> str:
+    return importlib.metadata.version("lithops")
+
+
+def check_config(config: dict[str, Any], method: str, task_timeout_s: int) -> list[str]:
+    """Every problem Lithops would meet later (or never tell), one line each with its fix:
+    keys the installed Lithops does not read, what Lithops' own config loading refuses
+    (a missing backend section, a mandatory key), a backend timeout shorter than a task's,
+    memory below the engine's need, no AWS credentials for an AWS backend."""
+    version = lithops_version()
+    problems = unknown_keys(config, version)
+    backend = config["lithops"]["backend"]
     try:
-        text = (
-            path.read_text()
-            if path
-            else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
+        filled = _filled(config)
+    except Exception as exc:  # Lithops raises bare Exceptions with a readable message
+        why = " ".join(str(exc).split())[:300] or type(exc).__name__
+        return [*problems, f"Lithops {version} refuses it: {why}{_hint(why, backend)}"]
+    section = filled.get(backend) or {}
+    timeout = section.get("runtime_timeout")
+    if isinstance(timeout, int | float) and timeout < task_timeout_s:
+        problems.append(
+            f"{backend}.runtime_timeout is {timeout:g} s, shorter than a task's {task_timeout_s} s"
+            f" (COMICOCR_TASK_TIMEOUT_S): set {backend}: {{runtime_timeout: {task_timeout_s}}}"
+            " or lower the task timeout"
         )
-        config: dict[str, Any] = yaml.safe_load(text) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read Lithops config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:  # one line: what YAML found wrong, and where
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        raise ConfigError(
-            f"Lithops config {path} is not valid YAML: {getattr(exc, 'problem', exc)}{where}"
-        ) from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"Lithops config {path} is not a mapping of sections (lithops:, localhost:, ...)")
-    config = copy.deepcopy(config)
-    section = config.setdefault("lithops", {})
-    bad = [name for name, value in config.items() if not isinstance(value, dict)]
-    if bad:
-        raise ConfigError(f"Lithops config {path}: section {bad[0]!r} is not a mapping of keys")
-    if backend:
-        section["backend"] = backend
-    if storage:
-        section["storage"] = storage
-    section.setdefault("backend", "localhost")
-    section.setdefault("storage", "localhost")
-    if section["backend"] == "localhost":
-        local = config.setdefault("localhost", {})
-        local.setdefault("version", 1)
-        local.setdefault("runtime", sys.executable)
-        if workers:
-            local["worker_processes"] = workers
-    elif workers:
-        section["max_workers"] = workers
-    return config
+    memory = section.get("runtime_memory")
+    profile = PROFILES.get(method)
+    if profile and isinstance(memory, int | float):
+        need = memory_needed_mb(profile.peak_memory_gb)
+        if memory < need:
+            problems.append(
+                f"{backend}.runtime_memory is {memory:g} MB; {method} needs at least {need} MB"
+                f" (peak {profile.peak_memory_gb * 1024:.0f} MB + 25 %):"
+                f" set {backend}: {{runtime_memory: {need}}}"
+            )
+    uses_aws = backend.startswith("aws_") or filled["lithops"].get("storage") == "aws_s3"
+    if uses_aws and not _aws_credentials(filled):
+        problems.append(
+            "no AWS credentials found for Lithops' AWS backends: set AWS_PROFILE or"
+            " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or run where an IAM role provides them"
+        )
+    return problems
+
+
+def _filled(config: dict[str, Any]) -> dict[str, Any]:
+    """The config as Lithops completes it (its defaults, its own refusals), on a copy."""
+    if config["lithops"]["backend"] == "localhost":
+        _private_temp_dir()  # before Lithops is first imported: it fixes its folder then
+    from lithops.config import default_config
+
+    filled: dict[str, Any] = default_config(config_data=copy.deepcopy(config))
+    return filled
+
+
+def _hint(why: str, backend: str) -> str:
+    if why.startswith("No module named"):  # the backend's client library (k8s: kubernetes)
+        module = why.split("'")[1] if "'" in why else "it"
+        return f" (Lithops' {backend} backend needs it on this machine: pip install {module.split('.')[0]})"
+    if "Localhost storage" in why:
+        return " (set lithops: {storage: aws_s3} or the store of that cloud, or pass --storage)"
+    if "mandatory" in why or "section" in why:
+        return f" (add it to the {backend}: section; examples: runtimes/lithops.{backend}.yaml)"
+    return ""
+
+
+def _aws_credentials(filled: dict[str, Any]) -> bool:
+    sections = ("aws", "aws_s3", filled["lithops"]["backend"])
+    if any((filled.get(s) or {}).get("access_key_id") for s in sections):
+        return True
+    import boto3
+
+    return boto3.Session().get_credentials() is not None
 
 
 class LithopsDispatcher:
@@ -158,9 +199,17 @@ class LithopsDispatcher:
         return chunk.whole_call_failed(error)
 
     def close(self) -> None:
+        from lithops.constants import JOBS_PREFIX
+        from lithops.storage.utils import clean_bucket
+
         with self._lock:
             try:
                 self._fe.clean(clean_cloudobjects=True, force=True, on_exit=True)
+                # The function, uploaded once per executor, is not a job's: nothing above
+                # deletes it (measured: one object left in an aws_s3 bucket per consumer run).
+                storage = self._fe.internal_storage
+                prefix = f"{JOBS_PREFIX}/{self._fe.executor_id}/"
+                clean_bucket(storage.storage, storage.bucket, prefix, sleep=0)
             except Exception:
                 log.debug("lithops clean at close failed", exc_info=True)
 

@@ -11,9 +11,14 @@ import os
 import posixpath
 from collections.abc import Sequence
 
-# What storage.py reads and writes. "" is a local path.
-OUTPUT_SCHEMES = ("", "s3")
-IMAGE_SCHEMES = ("", "s3", "http", "https")
+# What the storage package reads and writes. "" is a local path. One spelling per store:
+# az:// (not abfs://, wasb://) and gs:// (not gcs://), so that an allowed root and the
+# address of what lies inside it always compare as strings.
+OBJECT_SCHEMES = ("s3", "az", "gs")
+OUTPUT_SCHEMES = ("", *OBJECT_SCHEMES)
+IMAGE_SCHEMES = ("", *OBJECT_SCHEMES, "http", "https")
+# What the first part of an object address names, for messages.
+BUCKET_WORD = {"s3": "bucket", "az": "container", "gs": "bucket"}
 
 
 def scheme_of(uri: str) -> str:
@@ -28,10 +33,23 @@ def output_problem(uri: str) -> str | None:
     if scheme not in OUTPUT_SCHEMES:
         served = ", ".join(f"{s}://" for s in OUTPUT_SCHEMES if s)
         return f"output scheme {scheme}:// is not served (use a folder or {served})"
-    if scheme == "s3" and not uri[len("s3://") :].partition("/")[0]:
-        return f"output {uri[:200]!r} names no bucket"
+    if scheme in OBJECT_SCHEMES:
+        return object_address_problem(uri, "output")
     if not uri.strip():
         return "output is empty"
+    return None
+
+
+def object_address_problem(uri: str, what: str) -> str | None:
+    """Why an ``s3://``, ``az://`` or ``gs://`` address cannot be used, or None: it names no
+    bucket (container), or a key segment is ``.`` or ``..`` (a store or an HTTP stack may
+    resolve those, and a key must mean what it says when roots are compared)."""
+    scheme = scheme_of(uri)
+    bucket, _, key = uri.partition("://")[2].partition("/")
+    if not bucket:
+        return f"{what} {uri[:200]!r} names no {BUCKET_WORD[scheme]}"
+    if any(part in (".", "..") for part in key.split("/")):
+        return f"{what} {uri[:200]!r} has a '.' or '..' segment"
     return None
 
 

@@ -101,6 +101,9 @@ class Parsed:
     pages: list[PageMessage]
     refused: list[RefusedRecord] = field(default_factory=list)
     event: bool = False  # an S3 event (direct, through SNS, or EventBridge), not a page body
+    # Created objects that are no image (a result file, a sidecar, an archive): nothing to do,
+    # but named, so that the consumer can say why an upload made no page.
+    ignored: list[str] = field(default_factory=list)
 
     @property
     def items(self) -> list[EventItem]:
@@ -157,6 +160,7 @@ def _s3_notification(records: Any, with_bucket: bool) -> Parsed:
         raise PoisonMessage("S3 event 'Records' is not a list")
     pages: dict[str, PageMessage] = {}  # by id: S3 may repeat a record
     refused: list[RefusedRecord] = []
+    ignored: list[str] = []
     for record in records:
         try:
             if not isinstance(record, dict):
@@ -172,6 +176,7 @@ def _s3_notification(records: Any, with_bucket: bool) -> Parsed:
             refused.append(RefusedRecord(record, str(exc)))
             continue
         if page is None:
+            ignored.append(f"s3://{bucket}/{unquote_plus(key)}")
             continue
         taken = pages.setdefault(page.canonical_id, page)
         if taken.image_path != page.image_path:
@@ -180,7 +185,7 @@ def _s3_notification(records: Any, with_bucket: bool) -> Parsed:
                 f" both map to the id {page.canonical_id[:300]!r}"
             )
             refused.append(RefusedRecord(record, reason, collision=True))
-    return Parsed(list(pages.values()), refused, event=True)
+    return Parsed(list(pages.values()), refused, event=True, ignored=ignored)
 
 
 def _eventbridge(event: dict[str, Any], with_bucket: bool) -> Parsed:
@@ -191,7 +196,9 @@ def _eventbridge(event: dict[str, Any], with_bucket: bool) -> Parsed:
     except (KeyError, TypeError):
         raise PoisonMessage("EventBridge S3 event lacks detail.bucket.name or detail.object.key") from None
     page = _object_page(bucket, key, with_bucket)
-    return Parsed([] if page is None else [page], event=True)
+    if page is None:
+        return Parsed([], event=True, ignored=[f"s3://{bucket}/{unquote_plus(key)}"])
+    return Parsed([page], event=True)
 
 
 def _object_page(bucket: Any, key: Any, with_bucket: bool) -> PageMessage | None:

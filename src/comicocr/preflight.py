@@ -8,9 +8,13 @@ from typing import Any
 from comicocr import storage
 from comicocr.consumer.planner import chunk_spec
 from comicocr.engines import engine_class, resolve
-from comicocr.lithops_adapter import load_config
+from comicocr.errors import ConfigError
+from comicocr.lithops_adapter import check_config, load_config
+from comicocr.lithops_config import find_config, workers_run_here
+from comicocr.locations import scheme_of
 from comicocr.messages import PageMessage
 from comicocr.queues import open_queue
+from comicocr.ratelimit import check_store
 from comicocr.settings import Settings
 
 
@@ -32,15 +36,37 @@ def lithops_config(settings: Settings) -> dict[str, Any]:
     return load_config(settings.lithops_config, settings.backend, settings.storage, settings.workers)
 
 
-def before_consuming(settings: Settings) -> None:
+def check_lithops(settings: Settings, config: dict[str, Any]) -> None:
+    """Everything wrong with the Lithops config, for this engine and output: one ConfigError
+    holding one line per problem, each naming the config file and the fix."""
+    problems = check_config(config, settings.method, settings.task_timeout_s)
+    backend = config["lithops"]["backend"]
+    if not workers_run_here(config) and not scheme_of(settings.output):
+        problems.append(
+            f"output {settings.output[:200]!r} is a folder on this machine, but the workers run on"
+            f" {backend} and cannot write here: use s3://bucket/prefix (or another object store)"
+        )
+    if problems:
+        source = find_config(settings.lithops_config)
+        where = f"Lithops config {source}" + (f" (from {source.found_by})" if source.path else "")
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
+
+
+def before_consuming(settings: Settings) -> Settings:
     """Everything a consumer needs before it takes a message: a queue address of a known form,
-    a readable Lithops config, an engine that can run where the workers run, and an output it
-    can write."""
+    a Lithops config that holds together, an engine that can run where the workers run, and
+    an output it can write. Returns the settings with ``local_images`` off when the workers
+    run elsewhere (a page naming a local file is then refused before it is sent)."""
     open_queue(settings.queue_address, settings.dlq, settings.visibility_timeout_s)  # form only: no I/O
+    check_store(settings)  # a shared VLM budget's store (COMICOCR_VLM_RATE_STORE) answers
     config = lithops_config(settings)
+    check_lithops(settings, config)
     # On localhost the workers run here, with this machine's programs and credentials; a cloud
     # runtime has its own (its image is checked when it is built), so only the form is checked.
-    here = config["lithops"]["backend"] == "localhost"
+    here = workers_run_here(config)
     check_engine(settings, on_this_machine=here)
+    storage.check_store(settings.output)  # its SDK is here (run lists results from here)
     if here:
         storage.probe_writable(settings.output)
+        return settings
+    return settings.model_copy(update={"local_images": False})

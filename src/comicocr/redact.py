@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 import re
 
-_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL)", re.IGNORECASE)
-# Bearer tokens and common API-key shapes, should one arrive in an error message.
-_SECRET_SHAPES = re.compile(r"(Bearer\s+[A-Za-z0-9._\-]{8,}|sk-[A-Za-z0-9_\-]{8,})")
+# CONNECTION_STRING: AZURE_STORAGE_CONNECTION_STRING holds an account key or a SAS.
+_SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|CREDENTIAL|CONNECTION_STRING)", re.IGNORECASE)
+# Bearer tokens and common API-key shapes, should one arrive in an error message; an Azure
+# account key or SAS in a connection string, and a SAS or signed URL's signature.
+_SECRET_SHAPES = re.compile(
+    r"(Bearer\s+[A-Za-z0-9._\-]{8,}|sk-[A-Za-z0-9_\-]{8,}"
+    r"|(?<=AccountKey=)[^;\s]{8,}|(?<=SharedAccessSignature=)[^;\s]{8,}"
+    r"|(?<=[?&]sig=)[^&\s]{8,}|(?<=X-Amz-Signature=)[0-9a-f]{16,})"
+)
 
 
 _REGISTERED: set[str] = set()  # secret values this process holds, whatever their variable's name

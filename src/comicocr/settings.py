@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     # where work comes from and goes to
     queue: str | None = Field(None, description="SQS queue URL, sqs://name, or sqlite:///file (embedded)")
     dlq: str | None = Field(None, description="dead-letter queue; default <queue>-dlq")
-    output: str = Field("results", description="folder or s3://bucket/prefix for <id>_ocr.json")
+    output: str = Field(
+        "results",
+        description="folder, s3://bucket/prefix, az://container/prefix (Azure Blob) or gs://bucket/prefix"
+        " (GCS) for <id>_ocr.json",
+    )
 
     # what to run
     method: str = Field(
@@ -43,12 +47,22 @@ class Settings(BaseSettings):
 
     # Lithops
     lithops_config: Path | None = Field(
-        None, description="Lithops config file; none: ./lithops.yaml, else the packaged default"
+        None,
+        description="Lithops config file; none: $LITHOPS_CONFIG_FILE, ./.lithops_config,"
+        " ~/.lithops/config, /etc/lithops/config, ./lithops.yaml, else the packaged default (localhost)",
     )
-    backend: str | None = Field(None, description="Lithops compute backend; none: lithops.yaml's (localhost)")
-    storage: str | None = Field(None, description="Lithops storage backend; none: lithops.yaml's")
+    backend: str | None = Field(None, description="Lithops compute backend; none: the config's (localhost)")
+    storage: str | None = Field(None, description="Lithops storage backend; none: the config's")
     workers: int = Field(
-        default_factory=lambda: os.cpu_count() or 1, ge=1, le=1000, description="parallel Lithops workers"
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=1000,
+        description="parallel Lithops workers: localhost.worker_processes, else <backend>.max_workers",
+    )
+    local_images: bool = Field(
+        True,
+        description="images may be files on this machine; set off when Lithops' workers run elsewhere"
+        " (a page naming a local file is then dead-lettered, saying so)",
     )
 
     # micro-batching and flow control
@@ -93,12 +107,13 @@ class Settings(BaseSettings):
     skip_existing: bool = Field(True, description="a page whose result exists is not redone")
     allowed_roots: list[str] = Field(
         default_factory=list,
-        description="folders and s3://bucket[/prefix] images may be read from; empty: anywhere (warned)",
+        description="folders and s3://bucket[/prefix], az://container[/prefix], gs://bucket[/prefix] images"
+        " may be read from; empty: anywhere (warned)",
     )
     allow_http: bool = Field(False, description="allow http(s):// image paths")
     allowed_output_roots: list[str] = Field(
         default_factory=list,
-        description="folders and s3://bucket[/prefix] a message's `output` may name; empty: none"
+        description="folders and s3://, az://, gs:// prefixes a message's `output` may name; empty: none"
         " (results always go under `output`)",
     )
     event_ids_without_bucket: bool = Field(
@@ -124,6 +139,18 @@ class Settings(BaseSettings):
     vlm_max_concurrent: int = Field(4, ge=1, le=256, description="VLM pages one worker keeps in flight")
     vlm_dispatch_lead_s: float = Field(
         2.0, ge=0, le=120, description="first slot no sooner than this: time for a Lithops call to start"
+    )
+    vlm_rate_store: str = Field(
+        "",
+        max_length=2000,
+        description="where consumers of one API key share its VLM budget: redis://host:port/db (several"
+        " machines), sqlite:///FILE or a file path (one machine); empty: each consumer paces itself",
+    )
+    vlm_rate_budget: str = Field(
+        "",
+        max_length=200,
+        pattern=r"^[A-Za-z0-9._:-]*$",
+        description="name of the shared VLM budget; empty: a hash of the API key and the base URL",
     )
 
     @field_validator("output")

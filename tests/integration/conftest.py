@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -24,6 +25,20 @@ os.environ.update(
     AWS_ACCESS_KEY_ID="test",
     AWS_SECRET_ACCESS_KEY="test",
     COMICOCR_FAULT_ENGINES="1",  # the fault-injection engines, for the chaos tests
+)
+
+# The object-store emulators (scripts/emulators), through each SDK's standard variables:
+# Azurite's well-known development account (published by Microsoft, not a secret) and
+# STORAGE_EMULATOR_HOST, which google-cloud-storage honours anonymously.
+AZURE_ENDPOINT = os.environ.get("COMICOCR_TEST_AZURE_ENDPOINT", "http://127.0.0.1:10000/devstoreaccount1")
+GCS_ENDPOINT = os.environ.get("COMICOCR_TEST_GCS_ENDPOINT", "http://127.0.0.1:4443")
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+os.environ.update(
+    AZURE_STORAGE_CONNECTION_STRING=(
+        f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint={AZURE_ENDPOINT};"
+    ),
+    STORAGE_EMULATOR_HOST=GCS_ENDPOINT,
 )
 
 
@@ -72,6 +87,30 @@ def dispatcher() -> Iterator[object]:
     d.close()
 
 
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """The Redis that shared VLM budgets live in: scripts/test's (COMICOCR_TEST_REDIS_URL), or
+    one started here (scripts/redis) and stopped after the session. Tests share it: each uses
+    budget names of its own."""
+    import redis
+
+    url = os.environ.get("COMICOCR_TEST_REDIS_URL", "redis://127.0.0.1:6390/0")
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=2) as probe:
+            probe.ping()
+        yield url  # someone else's (scripts/test, another session): theirs to stop
+        return
+    except redis.RedisError:
+        if "COMICOCR_TEST_REDIS_URL" in os.environ:
+            pytest.fail(f"COMICOCR_TEST_REDIS_URL={url} does not answer")
+    script = str(ROOT / "scripts" / "redis")
+    started = subprocess.run([script, "start"], check=False, capture_output=True, text=True)
+    if started.returncode != 0:
+        pytest.fail(f"no Redis on 127.0.0.1; run scripts/setup --dev. {started.stderr[-500:]}")
+    yield started.stdout.strip()
+    subprocess.run([script, "stop"], check=False, capture_output=True)
+
+
 COMICOCR = str(Path(sys.executable).with_name("comicocr"))
 
 
@@ -80,3 +119,39 @@ def comicocr(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     return subprocess.run(
         [COMICOCR, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=240, check=False
     )
+
+
+def _answers(url: str) -> bool:
+    """Any HTTP answer, an error status included, means the server is up."""
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+
+
+def _emulator(name: str, url: str) -> str:
+    """An emulator that must be there in CI (scripts/test starts it); here it is started if
+    it can be, and its tests skip when it cannot (no scripts/setup --dev yet)."""
+    if not _answers(url):
+        started = subprocess.run(
+            [str(ROOT / "scripts" / "emulators"), "start", name], check=False, capture_output=True, text=True
+        )
+        if started.returncode != 0 or not _answers(url):
+            why = f"no {name} emulator at {url}; run scripts/test. {started.stderr[-500:]}"
+            if os.environ.get("CI"):
+                pytest.fail(why)
+            pytest.skip(why)
+    return url
+
+
+@pytest.fixture(scope="session")
+def azurite() -> str:
+    return _emulator("azurite", AZURE_ENDPOINT)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> str:
+    return _emulator("gcs", f"{GCS_ENDPOINT}/storage/v1/b")

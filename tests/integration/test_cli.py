@@ -98,8 +98,8 @@ def test_interrupted_run_says_so_and_a_rerun_finishes(workdir: Path) -> None:
 @pytest.mark.parametrize(
     ("flags", "says"),
     [
-        (["--output", "gs://b/ocr"], "not served"),
-        (["--output", "az://c/ocr"], "not served"),
+        (["--output", "gcs://b/ocr"], "not served"),
+        (["--output", "wasb://c/ocr"], "not served"),
         (["--queue", "my-queue"], "not a queue address"),
         (["--queue", "sqs.eu-west-1.amazonaws.com/123/q"], "not a queue address"),
     ],
@@ -216,6 +216,60 @@ def test_preflight_refuses_before_anything_is_enqueued(
     assert says in refused.stderr
     assert len(refused.stderr.strip().splitlines()) <= 4  # a line or a usage block, no traceback
     assert sorted(p.name for p in workdir.iterdir()) == before  # no queue file, no results
+
+
+LAMBDA_TYPOS = """
+lithops: {backend: aws_lambda, storge: aws_s3}
+aws: {region: us-east-1}
+aws_lambda: {execution_role: "arn:aws:iam::123456789012:role/lithops", runtime: comicocr-cpu:0.1.0,
+             runtime_memroy: 3008}
+"""
+LAMBDA_GOOD = """
+lithops: {backend: aws_lambda, storage: aws_s3}
+aws: {region: us-east-1, access_key_id: AKIDEXAMPLE, secret_access_key: not-a-secret-either}
+aws_lambda: {execution_role: "arn:aws:iam::123456789012:role/lithops", runtime: comicocr-cpu:0.1.0,
+             runtime_memory: 3008, runtime_timeout: 900}
+aws_s3: {storage_bucket: lithops-data}
+"""
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "says"),
+    [
+        # Lithops' own variable is honoured: this is a Lambda config, not a local run
+        (LAMBDA_TYPOS, [], ["lithops.storge is not a key", "did you mean 'storage'", "runtime_memroy"]),
+        (LAMBDA_GOOD, ["--output", "out"], ["'out' is a folder on this machine", "run on aws_lambda"]),
+        (LAMBDA_GOOD, ["--output", "s3://b/ocr", "--method", "paddleocr"], ["manifest line 2", "rejected"]),
+        ("lithops: {backend: localhost}\n", ["--backend", "aws_lambda"], ['"execution_role" is mandatory']),
+    ],
+)
+def test_lithops_config_problems_are_lines_before_anything_is_enqueued(
+    workdir: Path, tmp_path_factory: pytest.TempPathFactory, config: str, flags: list[str], says: list[str]
+) -> None:
+    import os
+
+    path = tmp_path_factory.mktemp("conf") / "lithops.yaml"
+    path.write_text(config)
+    before = sorted(p.name for p in workdir.iterdir())
+    refused = subprocess.run(
+        [*CLI, "run", "--manifest", "manifest.csv", "--method", "null", *flags],
+        cwd=workdir,
+        env={**os.environ, "LITHOPS_CONFIG_FILE": str(path)},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = refused.stderr.strip().splitlines()
+    assert refused.returncode in (2, 4), refused.stdout + refused.stderr
+    for text in says:
+        assert text in refused.stderr, refused.stderr
+    assert all(line.startswith(("error: ", "manifest line", "comicocr: ")) for line in lines), lines
+    if refused.returncode == 2:
+        assert all(f"Lithops config {path} (from LITHOPS_CONFIG_FILE)" in line for line in lines)
+        assert sorted(p.name for p in workdir.iterdir()) == before  # no queue file, no results
+    else:  # local images with Lambda workers: every row refused, nothing sent
+        assert "pages to OCR" not in refused.stderr
 
 
 def test_a_second_ctrl_c_exits_at_once_and_hands_the_page_back(workdir: Path) -> None:

@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from comicocr import storage
+from comicocr.storage import s3 as s3_store
 
 from .conftest import comicocr
 
@@ -110,7 +111,7 @@ def test_skip_if_done_on_s3_lists_each_prefix_once(bucket: str) -> None:
         s3.put_object(Bucket=bucket, Key=f"ocr/vol1/p{i}_ocr.json", Body=b"{}")
     s3.put_object(Bucket=bucket, Key="ocr/vol1/sub/p1_ocr.json", Body=b"{}")  # deeper: not p1's
     calls: list[str] = []
-    client = storage._s3()
+    client = s3_store.client()
 
     def count(event_name: str, **_: object) -> None:
         calls.append(event_name.rsplit(".", 1)[-1])

@@ -11,6 +11,8 @@ import boto3
 import pytest
 
 from comicocr import storage
+from comicocr.storage import done
+from comicocr.storage import s3 as s3_store
 
 HELD = 1300  # results in the prefix: more than one listing page (1,000 keys)
 
@@ -29,7 +31,7 @@ def output(bucket: str) -> str:
 def list_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The ListObjectsV2 calls storage makes, seen through botocore's own event hooks."""
     calls: list[dict[str, Any]] = []
-    real: Callable[[], Any] = storage._s3
+    real: Callable[[], Any] = s3_store.client
 
     def watched() -> Any:
         client = real()
@@ -38,7 +40,7 @@ def list_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         )
         return client
 
-    monkeypatch.setattr(storage, "_s3", watched)
+    monkeypatch.setattr(s3_store, "client", watched)
     return calls
 
 
@@ -53,7 +55,7 @@ def test_a_block_of_ids_lists_only_its_own_range(output: str, list_calls: list[d
 def test_past_the_listing_budget_the_rest_is_asked_one_by_one_and_still_exact(
     output: str, list_calls: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(storage, "_KEYS_PER_ID", 0)  # budget: one page of 1,000 keys
+    monkeypatch.setattr(done, "_KEYS_PER_ID", 0)  # budget: one page of 1,000 keys
     asked = [f"vol/p{i:04d}" for i in range(0, 1400, 10)] + ["vol/sub/p0001", "vol/p0001", "vol/zzz"]
     there = {f"vol/p{i:04d}" for i in range(0, HELD, 10)} | {"vol/sub/p0001", "vol/p0001"}
     assert storage.existing_results(output, asked) == there

@@ -24,7 +24,7 @@ from comicocr.manifest import read_manifest
 from comicocr.queues import open_queue
 from comicocr.queues.base import Message, Outgoing
 from comicocr.queues.local import LocalQueue
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import LocalPacer
 from comicocr.settings import Settings
 from comicocr.worker import run_chunk
 
@@ -47,7 +47,9 @@ def body(**fields: object) -> Message:
         ("s3://another-bucket/x", [], "outside the consumer's output"),
         ("/srv/out/../../etc", [], "outside the consumer's output"),
         ("/srv/other/x", ["/srv/other-evil"], "outside the consumer's output"),
-        ("gs://b/ocr", ["gs://b"], "not served"),
+        ("gcs://b/ocr", ["gcs://b"], "not served"),
+        ("az://other/ocr", ["az://shared/tenant-a"], "outside the consumer's output"),
+        ("gs://shared/tenant-a/x", ["gs://shared/tenant-a"], None),
         ("/srv/out/sub", [], None),  # inside the consumer's own output
         ("s3://shared/tenant-a/x", ["s3://shared/tenant-a"], None),
     ],
@@ -56,9 +58,9 @@ def test_message_output_is_obeyed_only_inside_allowed_roots(
     output: str, allowed: list[str], refused: str | None
 ) -> None:
     s = Settings(
-        output="/srv/out", method="null", allowed_output_roots=[r for r in allowed if "gs:" not in r]
+        output="/srv/out", method="null", allowed_output_roots=[r for r in allowed if "gcs:" not in r]
     )
-    work = plan([body(output=output)], s, Pacer(20), CATALOG)
+    work = plan([body(output=output)], s, LocalPacer(20), CATALOG)
     if refused is None:
         assert [d.chunk.spec.output for d in work.dispatches] == [output]
     else:
@@ -70,19 +72,22 @@ def test_message_cannot_aim_an_engine_at_another_endpoint_or_secret() -> None:
     evil = body(
         method="qwen", options={"base_url": "http://attacker/v1", "api_key_env": "AWS_SECRET_ACCESS_KEY"}
     )
-    work = plan([evil], Settings(method="null"), Pacer(20), CATALOG)
+    work = plan([evil], Settings(method="null"), LocalPacer(20), CATALOG)
     assert work.dispatches == []
     assert "api_key_env, base_url" in work.poison[0][1]
-    fine = plan([body(method="qwen", options={"max_side": 800})], Settings(method="null"), Pacer(20), CATALOG)
+    page = body(method="qwen", options={"max_side": 800})
+    fine = plan([page], Settings(method="null"), LocalPacer(20), CATALOG)
     assert len(fine.dispatches) == 1
 
 
 # -- 2 and 3. addresses: unknown schemes are refused, never written as local folders --------
 
 
-@pytest.mark.parametrize("output", ["gs://b/ocr", "az://c/ocr", "ftp://h/x", "s3://", ""])
+@pytest.mark.parametrize(
+    "output", ["gcs://b/ocr", "wasb://c/ocr", "abfs://c/ocr", "ftp://h/x", "s3://", "gs://", "az://", ""]
+)
 def test_unserved_output_schemes_are_refused_at_start(output: str) -> None:
-    with pytest.raises(ValueError, match=r"not served|names no bucket|empty"):
+    with pytest.raises(ValueError, match=r"not served|names no (bucket|container)|empty"):
         Settings(output=output)
     with pytest.raises(PermanentError):
         storage.result_location(output, "p1")

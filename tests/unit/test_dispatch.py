@@ -8,7 +8,7 @@ from comicocr.consumer.planner import plan
 from comicocr.contract import Chunk, Done, Failed, Outcome, Throttled
 from comicocr.errors import ErrorClass
 from comicocr.queues.base import Message
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import LocalPacer
 from comicocr.settings import Settings
 
 
@@ -39,7 +39,7 @@ async def test_crashing_page_fails_alone() -> None:
     ids = ["a", "b", "bad", "c", "d", "e"]
     batch = [Message(i, f"r-{i}", json.dumps({"canonical_id": i, "image_path": f"/{i}.png"}), 1) for i in ids]
     settings = Settings(workers=2, max_chunk=25, method="null")
-    work = plan(batch, settings, Pacer(20), NotPaced())
+    work = plan(batch, settings, LocalPacer(20), NotPaced())
     assert [len(d.messages) for d in work.dispatches] == [3, 3]
     dispatcher = KilledByBadPage()
     results = await run_dispatches(dispatcher, work.dispatches, workers=2, task_timeout_s=10)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from comicocr import storage
+from comicocr.storage import places
 
 
 def _result(out: Path, cid: str) -> Path:
@@ -62,7 +63,7 @@ def test_a_store_that_cannot_answer_means_not_done_never_a_crash(
     _result(out, "a/p0")
     _result(out, "a/p1")
     os.symlink(out / "a" / "p0_ocr.json", out / "a" / "p2_ocr.json")
-    monkeypatch.setattr(storage, "exists", throttled)  # a symlinked result is asked of the store
+    monkeypatch.setattr(places, "exists", throttled)  # a symlinked result is asked of the store
     real_lstat = os.lstat
 
     def refused(path: object, *args: object, **kwargs: object) -> os.stat_result:

@@ -104,7 +104,9 @@ def test_without_the_bucket_the_same_key_in_two_buckets_is_a_collision() -> None
 
 
 def test_s3_event_skips_non_images_and_other_events() -> None:
-    assert parse_body(s3_event("a/p1_ocr.json", "a/notes.txt")) == Parsed([], event=True)
+    # nothing to do, but named: the consumer logs why an upload made no page (event.ignored)
+    ignored = ["s3://comics/a/p1_ocr.json", "s3://comics/a/notes .txt"]
+    assert parse_body(s3_event("a/p1_ocr.json", "a/notes+.txt")) == Parsed([], event=True, ignored=ignored)
     assert parse_body(s3_event("a/p1.png", event="ObjectRemoved:Delete")) == Parsed([], event=True)
     assert parse_body(json.dumps({"Event": "s3:TestEvent", "Bucket": "b"})) == Parsed([], event=True)
 
@@ -148,7 +150,7 @@ def test_eventbridge_object_created_is_a_page() -> None:
     assert parsed.event
     assert ids(parsed) == [("scans/in/Vol 1/p 2.png", "s3://scans/in/Vol 1/p 2.png")]
     assert parse_body(eventbridge("in/p.png", detail_type="Object Deleted")) == Parsed([], event=True)
-    assert parse_body(eventbridge("in/notes.txt")) == Parsed([], event=True)
+    assert parse_body(eventbridge("in/notes.txt")) == Parsed([], event=True, ignored=["s3://comics/in/notes.txt"])
     assert parse_body(eventbridge("in/p.png"), ids_with_bucket=False).pages[0].canonical_id == "in/p.png"
     with pytest.raises(PoisonMessage, match=r"detail\.bucket\.name"):
         parse_body(json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}))

@@ -10,7 +10,7 @@ from comicocr.contract import Failed, Throttled
 from comicocr.errors import ErrorClass
 from comicocr.messages import COLLISION_ATTR, PageMessage, RefusedRecord
 from comicocr.queues.base import Message
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import LocalPacer
 from comicocr.settings import Settings
 
 
@@ -44,7 +44,7 @@ def msg(i: int, **body: object) -> Message:
 def test_pages_group_by_what_they_share_and_keep_their_messages() -> None:
     s = Settings(workers=2, max_chunk=25, method="null")
     batch = [msg(i) for i in range(4)] + [msg(4, lang="fr"), msg(5, options={"psm": 6}, method="tesseract")]
-    work = plan(batch, s, Pacer(20), paced_vlm)
+    work = plan(batch, s, LocalPacer(20), paced_vlm)
     shapes = sorted(
         (d.chunk.spec.engine.name, d.chunk.spec.engine.lang, len(d.messages)) for d in work.dispatches
     )
@@ -71,7 +71,7 @@ def test_poison_and_s3_events_are_settled_without_a_run() -> None:
         Message("ev", "r2", json.dumps({"Records": records}), 1),
         Message("test", "r3", json.dumps({"Event": "s3:TestEvent"}), 1),
     ]
-    work = plan(batch, Settings(method="null"), Pacer(20), paced_vlm)
+    work = plan(batch, Settings(method="null"), LocalPacer(20), paced_vlm)
     assert [(m.id, "not JSON" in why, cid) for m, why, cid in work.poison] == [("bad", True, None)]
     assert [
         (m.id, [p.canonical_id for p in pages if isinstance(p, PageMessage)]) for m, pages in work.fan_out
@@ -97,7 +97,7 @@ def test_each_record_of_an_event_has_its_own_outcome() -> None:
         event(1, record("c/../p3.png")),  # a bad key alone
         event(2, record("c/p4.png"), record("c/notes.txt")),  # one page: run in place
     ]
-    work = plan(batch, s, Pacer(20), paced_vlm)
+    work = plan(batch, s, LocalPacer(20), paced_vlm)
     [(message, items)] = work.fan_out
     assert message.id == "ev0"
     good, bad = items
@@ -116,7 +116,7 @@ def test_the_bucket_may_be_left_out_of_event_ids() -> None:
     work = plan(
         [event(0, record("c/p4.png"))],
         Settings(method="null", event_ids_without_bucket=True),
-        Pacer(20),
+        LocalPacer(20),
         paced_vlm,
     )
     assert [p.canonical_id for d in work.dispatches for p in d.chunk.pages] == ["c/p4.png"]
@@ -130,7 +130,7 @@ def test_collisions_are_dead_lettered_not_run() -> None:
         event(2, record("c/p1.png", "a")),  # a repeat of the first: not a collision
         event(3, record("c/p2.png", "a"), **{COLLISION_ATTR: "id collision: told by its event"}),
     ]
-    work = plan(batch, s, Pacer(20), paced_vlm)
+    work = plan(batch, s, LocalPacer(20), paced_vlm)
     assert [p.image_path for d in work.dispatches for p in d.chunk.pages] == [
         "s3://a/c/p1.png",
         "s3://a/c/p1.png",
@@ -147,12 +147,12 @@ def test_collisions_are_dead_lettered_not_run() -> None:
     plain = Message(
         "m", "r", json.dumps({"canonical_id": "x", "image_path": "/x.png"}), 1, {COLLISION_ATTR: "no"}
     )
-    assert plan([plain], s, Pacer(20), paced_vlm).deferred == []
+    assert plan([plain], s, LocalPacer(20), paced_vlm).deferred == []
 
 
 def test_paced_pages_book_slots_and_defer_past_the_horizon() -> None:
     clock = Clock()
-    pacer = Pacer(requests_per_min=60, clock=clock)  # one slot a second
+    pacer = LocalPacer(requests_per_min=60, clock=clock)  # one slot a second
     s = Settings(
         method="qwen",
         task_timeout_s=10,  # horizon: slots booked up to 5 s ahead

@@ -4,7 +4,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from comicocr.engines import CATALOG
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import LocalPacer
 
 
 class Clock:
@@ -17,7 +17,7 @@ class Clock:
 
 def test_requests_are_evenly_spaced_without_a_burst() -> None:
     clock = Clock()
-    pacer = Pacer(requests_per_min=30, clock=clock)
+    pacer = LocalPacer(requests_per_min=30, clock=clock)
     assert [pacer.reserve() for _ in range(4)] == [1000.0, 1002.0, 1004.0, 1006.0]
     clock.now = 1100.0  # idle for a while: no burst of saved-up slots
     assert [pacer.reserve() for _ in range(2)] == [1100.0, 1102.0]
@@ -25,7 +25,7 @@ def test_requests_are_evenly_spaced_without_a_burst() -> None:
 
 def test_lead_time_and_token_budget() -> None:
     clock = Clock()
-    pacer = Pacer(requests_per_min=600, tokens_per_min=6000, clock=clock)  # 100 tokens/s
+    pacer = LocalPacer(requests_per_min=600, tokens_per_min=6000, clock=clock)  # 100 tokens/s
     assert pacer.reserve(tokens=500, lead_s=2) == 1002.0
     assert pacer.reserve(tokens=500) == 1007.0  # the token budget, not the request rate, binds
     assert pacer.backlog_s() == pytest.approx(7.1)
@@ -33,7 +33,7 @@ def test_lead_time_and_token_budget() -> None:
 
 def test_pause_holds_every_slot_back() -> None:
     clock = Clock()
-    pacer = Pacer(requests_per_min=60, clock=clock)
+    pacer = LocalPacer(requests_per_min=60, clock=clock)
     with capture_logs() as logs:
         pacer.pause(300, "payment_required")
     assert pacer.reserve() == 1300.0

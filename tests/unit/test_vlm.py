@@ -87,6 +87,14 @@ def test_failures_keep_their_meaning_and_hide_the_key(
     assert KEY not in str(caught.value)
     if isinstance(caught.value, ThrottledError) and fake.status == 402:
         assert caught.value.pause == "payment_required"
+    if isinstance(caught.value, ThrottledError) and fake.storm:  # Retry-After: 1, capped at 0.1
+        assert (caught.value.pause, caught.value.retry_after_s) == ("rate_limited", 0.1)
+
+
+def test_a_429_that_asks_no_wait_pauses_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    with ServerThread(FakeVLM(script={"*": [429, 429]})) as server, pytest.raises(ThrottledError) as caught:
+        engine(server, monkeypatch).recognize(Image.new("RGB", (300, 300), "white"))
+    assert caught.value.pause is None  # Retry-After: 0 holds no consumer back
 
 
 def test_no_key_for_openrouter_is_permanent(monkeypatch: pytest.MonkeyPatch) -> None:

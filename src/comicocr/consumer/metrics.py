@@ -94,7 +94,7 @@ class ConsumerMetrics:
         backlog = Gauge(
             "comicocr_vlm_limiter_backlog_seconds", "How far ahead VLM request slots are booked", registry=r
         )
-        backlog.set_function(pacer.backlog_s)
+        backlog.set_function(pacer.backlog_seen_s)  # no round trip to a shared budget's store
         r.register(_PacerCollector(pacer))
         self.queue_messages = Gauge(
             "comicocr_queue_messages",

@@ -1,5 +1,7 @@
 """Plan a micro-batch: received messages -> the chunks to dispatch now, and what is settled without
-running anything. No I/O: it reads the batch and the settings and books slots in the pacer.
+running anything. No I/O but the pacer's: it reads the batch and the settings and books slots
+in the pacer (a round trip to the rate store when the VLM budget is shared: the consumer runs
+it in a thread).
 
 - A message whose body does not parse is *poison*; so is one whose ``output`` lies outside
   the consumer's own output and the operator's ``allowed_output_roots``, or that sets an
@@ -10,7 +12,8 @@ running anything. No I/O: it reads the batch and the settings and books slots in
 - A page whose id another page of the batch (or of its event) took for another image is a
   *collision*: dead-lettered (permanent) instead of overwriting or skipping the other's result.
 - A page of a paced engine (a VLM) books a slot in the pacer; past half the task timeout it is
-  *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout.
+  *deferred* instead (back later as throttled: no attempt counted), so no call outlives its timeout;
+  so is it when the shared budget's store cannot be reached (never sent unbooked).
 - The other pages are grouped by what they share (``ChunkSpec``) and split into as few chunks
   as keep every worker busy (about one per worker), none longer than its engine's cap
   (``sizing.py``); paced pages go ``vlm_max_concurrent`` to a chunk.
@@ -27,10 +30,10 @@ from typing import Protocol, TypeVar
 from comicocr.consumer.sizing import MAX_PAGES
 from comicocr.contract import Chunk, ChunkSpec, EngineSpec, Failed, Outcome, PageJob, Throttled
 from comicocr.errors import ErrorClass, PoisonMessage
-from comicocr.locations import output_problem, within_any
+from comicocr.locations import output_problem, scheme_of, within_any
 from comicocr.messages import COLLISION_ATTR, EventItem, PageMessage, Parsed, parse_body
 from comicocr.queues.base import Message
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import Pacer, RateStoreDown
 from comicocr.settings import Settings
 
 T = TypeVar("T")
@@ -79,6 +82,7 @@ class Plan:
     deferred: list[PageResult] = field(default_factory=list)
     poison: list[tuple[Message, str, str | None]] = field(default_factory=list)  # (message, why, id if known)
     fan_out: list[tuple[Message, list[EventItem]]] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # created objects of S3 events that are no image
 
     @property
     def pages(self) -> int:
@@ -111,6 +115,17 @@ def option_refusal(page: PageMessage, settings: Settings, engines: EngineCatalog
     if reserved:
         return f"message sets engine options only the operator may set: {', '.join(reserved)}"
     return None
+
+
+def image_refusal(page: PageMessage, settings: Settings) -> str | None:
+    """Why a page's image cannot reach the workers, or None: a local file when they run
+    elsewhere (a Lambda would only find it missing, after a cold start, page after page)."""
+    if settings.local_images or scheme_of(page.image_path):
+        return None
+    return (
+        f"image {page.image_path[:200]!r} is a file on this machine, but Lithops' workers run elsewhere"
+        " and cannot read it: store images in s3:// (or another object store) and send those paths"
+    )
 
 
 def output_refusal(page: PageMessage, settings: Settings) -> str | None:
@@ -197,6 +212,27 @@ def _parsed(message: Message, settings: Settings) -> Parsed | str:
         return f"unreadable message: {type(exc).__name__}"
 
 
+def _book(
+    paced: list[tuple[_Page, int]], settings: Settings, pacer: Pacer, deferred: list[PageResult]
+) -> list[_Page]:
+    """Book a slot for each paced page; the pages that got none go to ``deferred``, throttled."""
+    horizon = settings.task_timeout_s / 2
+    booked: list[_Page] = []
+    for item, tokens in paced:
+        cid = item.page.canonical_id
+        try:
+            backlog = pacer.backlog_s()
+            if backlog <= horizon:
+                item.send_at = pacer.reserve(tokens, lead_s=settings.vlm_dispatch_lead_s)
+                booked.append(item)
+                continue
+            outcome = Throttled("", cid, "VLM budget booked ahead", backlog)
+        except RateStoreDown as exc:  # never sent unbooked: back later, no attempt counted
+            outcome = Throttled("", cid, str(exc), exc.retry_after_s)
+        deferred.append(PageResult(item.message, item.spec.engine.name, outcome))
+    return booked
+
+
 def plan(
     batch: list[Message],
     settings: Settings,
@@ -216,6 +252,7 @@ def plan(
         if isinstance(parsed, str):
             out.poison.append((message, parsed, None))
             continue
+        out.ignored += parsed.ignored
         if parsed.event and len(parsed.items) != 1:
             out.fan_out.append((message, parsed.items))
             continue
@@ -223,7 +260,11 @@ def plan(
             out.poison.append((message, parsed.refused[0].reason, None))
             continue
         page = parsed.pages[0]
-        refusal = output_refusal(page, settings) or option_refusal(page, settings, engines)
+        refusal = (
+            image_refusal(page, settings)
+            or output_refusal(page, settings)
+            or option_refusal(page, settings, engines)
+        )
         if refusal:
             out.poison.append((message, refusal, page.canonical_id))
             continue
@@ -243,16 +284,7 @@ def plan(
         cap = chunk_pages(spec.engine.name) if chunk_pages else settings.max_chunk or MAX_PAGES
         out.dispatches += [_dispatch(spec, part) for part in split_evenly(members, settings.workers, cap)]
 
-    horizon = settings.task_timeout_s / 2
-    booked: list[_Page] = []
-    for item, tokens in paced:
-        if pacer.backlog_s() > horizon:
-            backlog = pacer.backlog_s()
-            outcome = Throttled("", item.page.canonical_id, "VLM budget booked ahead", backlog)
-            out.deferred.append(PageResult(item.message, item.spec.engine.name, outcome))
-            continue
-        item.send_at = pacer.reserve(tokens, lead_s=settings.vlm_dispatch_lead_s)
-        booked.append(item)
+    booked = _book(paced, settings, pacer, out.deferred)
     step = settings.vlm_max_concurrent
     for spec, members in _grouped(booked):
         out.dispatches += [_dispatch(spec, members[i : i + step]) for i in range(0, len(members), step)]

@@ -36,8 +36,9 @@ from comicocr.consumer.sizing import MAX_BATCH_BYTES, Sizing
 from comicocr.consumer.stats import Stats
 from comicocr.contract import Done, Throttled
 from comicocr.idset import IdSet
+from comicocr.messages import IMAGE_SUFFIXES
 from comicocr.queues.base import MAX_BATCH, MAX_VISIBILITY_S, Message, Queue, QueueGone, in_tens
-from comicocr.ratelimit import Pacer
+from comicocr.ratelimit import open_pacer
 from comicocr.redact import redacted
 from comicocr.settings import Settings
 
@@ -87,7 +88,8 @@ class Consumer:
         self._drained = asyncio.Event()  # the last receive found the queue empty
         # the last receive got fewer messages than it asked for: what was waiting is held here
         self._caught_up = asyncio.Event()
-        self.pacer = Pacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
+        # This consumer's own VLM budget, or the one it shares with others through a store.
+        self.pacer = open_pacer(settings)
         self.metrics = ConsumerMetrics(held=lambda: len(self._held), pacer=self.pacer)
         self.last_receive_at = time.monotonic()  # the receive loop's heartbeat (/healthz)
         self._batch_ids = itertools.count(1)
@@ -138,6 +140,7 @@ class Consumer:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            self.pacer.close()
         return self.stats
 
     # -- receive ---------------------------------------------------------------------
@@ -260,7 +263,15 @@ class Consumer:
 
     async def _process(self, batch: list[Message]) -> list[acker.Action]:
         s = self.settings
-        work = plan(batch, s, self.pacer, self.engines, self.sizing.chunk_pages)
+        # In a thread: with a shared budget each booking is a round trip to its store.
+        work = await asyncio.to_thread(plan, batch, s, self.pacer, self.engines, self.sizing.chunk_pages)
+        if work.ignored:  # deleted with nothing to do: say so, or an upload just vanishes
+            log.info(
+                "event.ignored",
+                objects=work.ignored[:10],
+                count=len(work.ignored),
+                reason=f"not an image: S3 events make pages of {' '.join(IMAGE_SUFFIXES)} objects only",
+            )
         actions = [acker.poison(message, reason, cid) for message, reason, cid in work.poison]
         for message, pages in work.fan_out:  # an S3 event with several objects (or none)
             actions.append(await acker.fan_out(self.queue, message, pages))
@@ -274,7 +285,7 @@ class Consumer:
         results = await run_dispatches(self.dispatcher, work.dispatches, s.workers, s.task_timeout_s)
         results += work.deferred
         for r in results:
-            self._account(r)
+            await self._account(r)
             if isinstance(r.outcome, Done):
                 self.sizing.observe(r.engine, r.outcome.duration_s)
             actions.append(
@@ -291,11 +302,11 @@ class Consumer:
         log.info("batch.done", pages=len(results), seconds=round(seconds, 3))
         return actions
 
-    def _account(self, result: PageResult) -> None:
+    async def _account(self, result: PageResult) -> None:
         outcome = result.outcome
         self.stats.count_usage(outcome)  # every outcome: failed and throttled pages sent requests too
-        if isinstance(outcome, Throttled) and outcome.pause:
-            self.pacer.pause(outcome.retry_after_s or 300, outcome.pause)
+        if isinstance(outcome, Throttled) and outcome.pause:  # a shared pause is a store round trip
+            await asyncio.to_thread(self.pacer.pause, outcome.retry_after_s or 300, outcome.pause)
 
     async def _settle(self, actions: list[acker.Action]) -> None:
         result = await acker.apply(self.queue, actions)

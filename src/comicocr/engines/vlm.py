@@ -7,9 +7,10 @@ JSON regions in reading order, with boxes where it can give them.
 
 Failures keep their meaning: 429 is retried here honouring ``Retry-After`` /
 ``X-RateLimit-Reset`` a few times, then handed back as *throttled* (retried later, no
-attempt counted); 402 (credits ran out) is throttled too and pauses the engine's
-dispatch; 5xx and timeouts are retried, then retryable; other 4xx are permanent; an
-empty or unparseable answer is retryable, never an empty success. Every request sent is
+attempt counted), and pauses the engine's dispatch for the wait the server asked;
+402 (credits ran out) is throttled too and pauses dispatch for 5 minutes; 5xx and
+timeouts are retried, then retryable; other 4xx are permanent; an empty or unparseable
+answer is retryable, never an empty success. Every request sent is
 counted on the page's ``meter()``, with the usage of its answer (billed even when unusable).
 
 The API key comes from the worker's environment (``OPENROUTER_API_KEY`` by default),
@@ -180,7 +181,10 @@ class VLMEngine(Engine[VLMOptions]):
                         if resp.status == 429:
                             wait = min(self.options.max_wait_s, _retry_after(resp.headers, wait))
                             if attempt == self.options.max_retries:
-                                raise ThrottledError(f"{self.model}: still throttled (429)", wait)
+                                # The key is over its limit: every consumer of it holds back for
+                                # as long as the server asked (its pacer's pause; none for 0 s).
+                                pause = "rate_limited" if wait > 0 else None
+                                raise ThrottledError(f"{self.model}: still throttled (429)", wait, pause)
                         elif resp.status == 402:
                             raise ThrottledError(
                                 f"{self.model}: payment required (402): credits ran out",

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from comicocr import archives, storage
 from comicocr.errors import PageError
+from comicocr.locations import scheme_of
 from comicocr.manifest import RejectedRow, Scan, iter_manifest, scan_manifest
 from comicocr.messages import PageMessage
 
@@ -37,6 +38,7 @@ class ManifestPages:
     allow_http: bool
     method: str | None = None
     report: Callable[[RejectedRow], None] = lambda _row: None
+    local_images: bool = True  # off: the workers run elsewhere, a local file is refused
     scan: Scan = field(init=False)
     rejected: int = 0
     _reported: bool = False
@@ -68,6 +70,10 @@ class ManifestPages:
                 storage.check_allowed(row.image_path, self.allowed_roots, self.allow_http)
             except PageError as exc:
                 refuse(RejectedRow(row.line, f"{exc} (add --allow-root to read from there)"))
+                continue
+            if not self.local_images and not scheme_of(row.image_path):
+                why = "a file on this machine, but Lithops' workers run elsewhere and cannot read it"
+                refuse(RejectedRow(row.line, f"{row.image_path[:200]}: {why} (store it in s3://)"))
                 continue
             try:
                 found, refused = archives.expand(row.canonical_id, row.image_path)

@@ -1,0 +1,267 @@
+"""Which Lithops config a run uses, and what is wrong with it — found before a page is enqueued.
+
+Pure logic: nothing here imports Lithops (importing it fixes its temp folder, which
+``lithops_adapter`` must choose first). What the installed Lithops *reads* is learnt from its
+own source: every key a section may hold appears there as a string literal, so a misspelt key
+(``runtime_memroy``) is one that appears nowhere. That follows whatever Lithops is installed,
+with no table of ours to fall behind it.
+
+Resolution, first found wins (Lithops' own order, then ours):
+``--lithops-config`` / ``COMICOCR_LITHOPS_CONFIG``, ``LITHOPS_CONFIG_FILE``, ``./.lithops_config``,
+``~/.lithops/config``, ``/etc/lithops/config``, ``./lithops.yaml``, the packaged default.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import difflib
+import functools
+import importlib.util
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from comicocr.errors import ConfigError
+
+PACKAGED = "the packaged default"
+# An interpreter, not an image: what Lithops' localhost backend runs on this machine
+# (lithops/localhost/config.py get_environment: a path, or a name like python3.11).
+_INTERPRETER = re.compile(r"^python[^:/\\]*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a config came from: ``path`` None is the packaged default."""
+
+    path: Path | None
+    found_by: str
+
+    def __str__(self) -> str:
+        return str(self.path) if self.path else PACKAGED
+
+
+def find_config(explicit: Path | None = None) -> Source:
+    """The config file a run uses, in Lithops' order of resolution (module docstring)."""
+    if explicit is not None:
+        return Source(explicit, "--lithops-config")
+    env = os.environ.get("LITHOPS_CONFIG_FILE")
+    if env:
+        return Source(Path(env).expanduser(), "LITHOPS_CONFIG_FILE")
+    for path, why in (
+        (Path(".lithops_config"), "./.lithops_config"),
+        (Path("~/.lithops/config").expanduser(), "~/.lithops/config"),
+        (Path("/etc/lithops/config"), "/etc/lithops/config"),
+        (Path("lithops.yaml"), "./lithops.yaml"),
+    ):
+        if path.is_file():
+            return Source(path, why)
+    return Source(None, PACKAGED)
+
+
+def read_config(source: Source) -> dict[str, Any]:
+    """The sections of ``source`` as a dict (ConfigError, one line, when it cannot be read)."""
+    where = f"Lithops config {source}" + (f" (from {source.found_by})" if source.path else "")
+    try:
+        text = (
+            source.path.read_text()
+            if source.path
+            else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
+        )
+        config = yaml.safe_load(text) or {}
+    except OSError as exc:
+        raise ConfigError(f"cannot read {where}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{where} is not a text file") from None
+    except yaml.YAMLError as exc:  # one line: what YAML found wrong, and where
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ConfigError(f"{where} is not valid YAML: {getattr(exc, 'problem', exc)}{at}") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{where} is not a mapping of sections (lithops:, localhost:, ...)")
+    config = copy.deepcopy(config)
+    if config.get("lithops") is None:
+        config["lithops"] = {}
+    bad = [name for name, value in config.items() if not isinstance(value, dict)]
+    if bad:
+        raise ConfigError(f"{where}: section {bad[0]!r} is not a mapping of keys")
+    return config
+
+
+def apply_flags(
+    config: dict[str, Any], backend: str | None, storage: str | None, workers: int | None
+) -> dict[str, Any]:
+    """``--backend``, ``--storage`` and ``--workers`` over the file, and the localhost defaults
+    measured necessary (DESIGN.md): ``version: 1`` and the running Python as ``runtime``."""
+    section = config["lithops"]
+    if backend:
+        section["backend"] = backend
+    if storage:
+        section["storage"] = storage
+    section.setdefault("backend", "localhost")
+    section.setdefault("storage", "localhost")
+    name = section["backend"]
+    if name == "localhost":
+        local = config.setdefault("localhost", {})
+        local.setdefault("version", 1)
+        local.setdefault("runtime", sys.executable)
+        if workers:
+            local["worker_processes"] = workers  # the localhost backend's only limit
+    elif workers:
+        # What Lithops 3.8's invoker reads for serverless and standalone backends
+        # (runtime_info()['max_workers']); lithops.max_workers is read by nothing.
+        config.setdefault(name, {})["max_workers"] = workers
+    return config
+
+
+def workers_run_here(config: dict[str, Any]) -> bool:
+    """Whether Lithops' workers see this machine's files: localhost with an interpreter,
+    not a container image."""
+    if config["lithops"].get("backend") != "localhost":
+        return False
+    runtime = str(config.get("localhost", {}).get("runtime", "python"))
+    return runtime.startswith("/") or ("/" not in runtime and bool(_INTERPRETER.match(runtime)))
+
+
+# ---- what the installed Lithops reads -------------------------------------------------------
+
+
+def _package_dir() -> Path | None:
+    spec = importlib.util.find_spec("lithops")  # finds it without running its __init__
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+_QUOTED = re.compile(r"""['"]([a-z][a-z0-9_]*)['"]""")
+
+
+@functools.cache
+def _literals(folder: Path, recursive: bool) -> frozenset[str]:
+    """Identifier-like quoted strings in the Python files of ``folder`` (a regex, not a
+    parse: 10x faster, and a word in a comment only makes the check more lenient)."""
+    found: set[str] = set()
+    files = folder.rglob("*.py") if recursive else folder.glob("*.py")
+    for file in files:
+        if "tests" in file.relative_to(folder).parts:
+            continue
+        try:
+            found.update(_QUOTED.findall(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return frozenset(found)
+
+
+_FAMILIES = ("serverless/backends", "standalone/backends", "storage/backends", "monitoring/backends")
+
+
+@functools.cache
+def _sections(root: Path) -> dict[str, frozenset[str]]:
+    """Each section name Lithops reads -> the keys it may hold."""
+    common = _literals(root, False).union(
+        *(_literals(root / sub, True) for sub in ("job", "worker", "util", "libs")),
+        *(_literals(root / fam.split("/")[0], False) for fam in _FAMILIES),
+    )
+    backend_dirs: dict[str, list[Path]] = {}
+    for family in _FAMILIES:
+        for folder in sorted((root / family).glob("*/")):
+            if (folder / "__init__.py").exists() or (folder / "config.py").exists():
+                backend_dirs.setdefault(folder.name, []).append(folder)
+    sections = {
+        name: common.union(*(_literals(f, True) for f in folders)) for name, folders in backend_dirs.items()
+    }
+    sections["localhost"] = common | _literals(root / "localhost", True)
+    sections["standalone"] = common | _literals(root / "standalone", True)
+    sections["lithops"] = _lithops_section_keys(root)
+    # Sections several backends share (aws:, ibm:, ...): what the config module of a backend
+    # subscripts (config_data['aws']), holding the keys of every backend that reads it.
+    for folders in backend_dirs.values():
+        for folder in folders:
+            for shared in _subscripted_sections(folder / "config.py"):
+                if shared not in backend_dirs and shared not in ("lithops", "localhost", "standalone"):
+                    sections[shared] = sections.get(shared, common) | _literals(folder, True)
+    return sections
+
+
+# How Lithops reads its own section: config['lithops']['key'], config['lithops'].get('key'),
+# lithops_cfg['key'] (its name for that section), 'key' in config['lithops'].
+_LITHOPS_SECTION_READS = re.compile(
+    r"""\[['"]lithops['"]\](?:\[|\.(?:get|setdefault|pop)\()['"]([a-z_]+)['"]"""
+    r"""|lithops_c(?:fg|onfig)(?:\[|\.(?:get|setdefault|pop)\()['"]([a-z_]+)['"]"""
+    r"""|['"]([a-z_]+)['"] (?:not )?in [a-z_.]+\[['"]lithops['"]\]"""
+)
+
+
+def _lithops_section_keys(root: Path) -> frozenset[str]:
+    """The keys of the ``lithops:`` section: read all over the package, so the literals are
+    too many to tell a typo from a key; what is read from that section is few and regular."""
+    keys: set[str] = set()
+    for file in root.rglob("*.py"):
+        if "tests" in file.relative_to(root).parts:
+            continue
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for match in _LITHOPS_SECTION_READS.findall(text):
+            keys.update(k for k in match if k)
+        if file.name == "constants.py":  # LITHOPS_DEFAULT_CONFIG_KEYS = {...}: the defaults it fills
+            block = text.partition("LITHOPS_DEFAULT_CONFIG_KEYS")[2].partition("}")[0]
+            keys.update(_QUOTED.findall(block))
+    return frozenset(keys)
+
+
+def _subscripted_sections(config_py: Path) -> set[str]:
+    try:
+        tree = ast.parse(config_py.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return set()
+    return {
+        n.slice.value
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Subscript)
+        and isinstance(n.value, ast.Name)
+        and n.value.id == "config_data"
+        and isinstance(n.slice, ast.Constant)
+        and isinstance(n.slice.value, str)
+    }
+
+
+def _did_you_mean(name: str, choices: set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_keys(config: dict[str, Any], version: str) -> list[str]:
+    """One line per section or key (first level) the installed Lithops never reads."""
+    root = _package_dir()
+    if root is None:
+        return []
+    sections = _sections(root)
+    problems = []
+    for name, section in config.items():
+        if name not in sections:
+            problems.append(
+                f"section {name!r} is not one Lithops {version} reads{_did_you_mean(name, set(sections))}"
+            )
+            continue
+        for key in section:
+            if str(key) not in sections[name]:
+                fix = _did_you_mean(str(key), sections[name])
+                if (name, key) == ("lithops", "max_workers"):  # a common trap: it looks right
+                    fix = " (use --workers, or max_workers in the backend's own section)"
+                problems.append(f"{name}.{key} is not a key Lithops {version} reads{fix}: ignored")
+    return problems
+
+
+def memory_needed_mb(peak_memory_gb: float) -> int:
+    """A worker's memory for an engine that peaks at ``peak_memory_gb``: that plus 25 %
+    (the interpreter, Lithops' own worker, a larger page), in 64 MB steps as Lambda counts."""
+    return math.ceil(peak_memory_gb * 1024 * 1.25 / 64) * 64

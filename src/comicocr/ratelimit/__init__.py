@@ -1,0 +1,88 @@
+"""Pacing for vision-language-model work: requests per minute and tokens per minute.
+
+A VLM page leaves for Lithops only with its slot reserved: ``reserve()`` books the
+earliest time at which both budgets allow the request, and the worker sends the
+request at that time. Booking ahead (instead of waiting here) lets one Lithops call
+carry many paced pages, which matters where Lithops runs one job at a time (the
+localhost backend) and costs nothing where it does not.
+
+One interface (``Pacer``), two pacers: ``LocalPacer`` keeps the budget in this process
+(``gcra.py``); ``SharedPacer`` keeps it in a store every consumer of one API key reaches,
+so N consumers together stay within it (``shared.py``; Redis or a SQLite file).
+``open_pacer(settings)`` gives the one ``COMICOCR_VLM_RATE_STORE`` asks for.
+
+How many tokens a page books is the engine's to say (``Engine.request_tokens``).
+"""
+
+from __future__ import annotations
+
+import os
+
+from comicocr.errors import ConfigError
+from comicocr.ratelimit.gcra import LocalPacer, Pacer, Rates
+from comicocr.ratelimit.shared import BudgetStore, RateStoreDown, SharedPacer, budget_name
+from comicocr.settings import Settings
+
+__all__ = [
+    "LocalPacer",
+    "Pacer",
+    "RateStoreDown",
+    "Rates",
+    "SharedPacer",
+    "check_store",
+    "open_pacer",
+]
+
+_REDIS = ("redis://", "rediss://", "unix://")
+DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"  # the VLM engines' default ``api_key_env``
+
+
+def open_pacer(settings: Settings) -> Pacer:
+    """The consumer's pacer: its own, or the shared budget in ``settings.vlm_rate_store``
+    (opened lazily: nothing is contacted before the first booking)."""
+    if not settings.vlm_rate_store:
+        return LocalPacer(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
+    rates = Rates.per_min(settings.vlm_requests_per_min, settings.vlm_tokens_per_min)
+    return SharedPacer(open_store(settings.vlm_rate_store), budget_of(settings), rates)
+
+
+def open_store(address: str) -> BudgetStore:
+    if address.startswith(_REDIS):
+        from comicocr.ratelimit.redis_store import RedisBudgetStore  # redis loads only when used
+
+        return RedisBudgetStore(address)
+    if address.startswith("sqlite:///") or "://" not in address:
+        from comicocr.ratelimit.sqlite_store import SqliteBudgetStore
+
+        return SqliteBudgetStore(address)
+    scheme = address.split("://", 1)[0][:20]
+    raise ConfigError(
+        f"VLM rate store: {scheme}:// is not served; use redis://host:port/db, sqlite:///FILE or a file path"
+    )
+
+
+def budget_of(settings: Settings) -> str:
+    """The budget's name: the one set, else a hash of the API key and the endpoint the VLM
+    engines use (``engine_options`` first, as the planner gives them)."""
+    if settings.vlm_rate_budget:
+        return settings.vlm_rate_budget
+    options = settings.engine_options
+    key_env = str(options.get("api_key_env") or DEFAULT_KEY_ENV)
+    base_url = str(options.get("base_url") or settings.vlm_base_url or "")
+    return budget_name(os.environ.get(key_env, ""), base_url)
+
+
+def check_store(settings: Settings) -> None:
+    """The rate store answers (before anything is enqueued): a ConfigError naming the fix if not."""
+    if not settings.vlm_rate_store:
+        return
+    store = open_store(settings.vlm_rate_store)
+    try:
+        store.ping()
+    except RateStoreDown as exc:
+        raise ConfigError(
+            f"{str(exc).rstrip('.')}; start it, or fix COMICOCR_VLM_RATE_STORE / --vlm-rate-store"
+            " (empty: each consumer paces itself alone)"
+        ) from None
+    finally:
+        store.close()
