@@ -58,6 +58,9 @@ def check_config(config: dict[str, Any], method: str, task_timeout_s: int) -> li
     backend = config["lithops"]["backend"]
     try:
         filled = _filled(config)
+    except ImportError as exc:  # a backend's client library (k8s: kubernetes), on this machine
+        module = (exc.name or "its client library").split(".")[0]
+        return [*problems, f"Lithops' {backend} backend needs {module} on this machine: pip install {module}"]
     except Exception as exc:  # Lithops raises bare Exceptions with a readable message
         why = " ".join(str(exc).split())[:300] or type(exc).__name__
         return [*problems, f"Lithops {version} refuses it: {why}{_hint(why, backend)}"]
@@ -99,9 +102,6 @@ def _filled(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _hint(why: str, backend: str) -> str:
-    if why.startswith("No module named"):  # the backend's client library (k8s: kubernetes)
-        module = why.split("'")[1] if "'" in why else "it"
-        return f" (Lithops' {backend} backend needs it on this machine: pip install {module.split('.')[0]})"
     if "Localhost storage" in why:
         return " (set lithops: {storage: aws_s3} or the store of that cloud, or pass --storage)"
     if "mandatory" in why or "section" in why:
