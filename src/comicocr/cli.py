@@ -282,9 +282,14 @@ def _manifest_source(
 def _preflight(settings: Settings) -> Settings:
     """Before anything is enqueued or received: engine, Lithops config and output (preflight.py).
     Returns the settings as the Lithops config completes them."""
+    from comicocr.lithops_config import PACKAGED, find_config
     from comicocr.preflight import before_consuming
 
     settings = before_consuming(settings)
+    source = find_config(settings.lithops_config)
+    if source.found_by not in ("./lithops.yaml", PACKAGED, "--lithops-config"):
+        # found the Lithops way, outside this folder (LITHOPS_CONFIG_FILE, ~/.lithops/config): say so
+        typer.echo(f"comicocr: Lithops config {source} (from {source.found_by})", err=True)
     if settings.metrics_port:  # a busy port found now, not after the pages were enqueued
         import socket
 

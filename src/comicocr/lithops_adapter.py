@@ -16,6 +16,7 @@ import copy
 import importlib.metadata
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from comicocr.contract import Chunk, MalformedWire, Outcome, outcome_from_wire
+from comicocr.errors import ConfigError
 from comicocr.estimate import PROFILES
 from comicocr.lithops_config import (
     apply_flags,
     find_config,
     memory_needed_mb,
     read_config,
+    unknown_backends,
     unknown_keys,
 )
 from comicocr.remote import process_chunk
@@ -56,6 +59,13 @@ def check_config(config: dict[str, Any], method: str, task_timeout_s: int) -> li
     version = lithops_version()
     problems = unknown_keys(config, version)
     backend = config["lithops"]["backend"]
+    runtime = config.get("localhost", {}).get("runtime")
+    if backend == "localhost" and not isinstance(runtime, str):
+        problems.append(f"localhost.runtime {str(runtime)[:100]!r} is neither a Python (a path) nor an image")
+        return problems
+    wrong_names = unknown_backends(config, version)
+    if wrong_names:  # Lithops would only fail to import them
+        return [*problems, *wrong_names]
     try:
         filled = _filled(config)
     except ImportError as exc:  # a backend's client library (k8s: kubernetes), on this machine
@@ -105,17 +115,30 @@ def _hint(why: str, backend: str) -> str:
     if "Localhost storage" in why:
         return " (set lithops: {storage: aws_s3} or the store of that cloud, or pass --storage)"
     if "mandatory" in why or "section" in why:
-        return f" (add it to the {backend}: section; examples: runtimes/lithops.{backend}.yaml)"
+        # Lithops names the section it wants ('azure_storage' section is mandatory...)
+        named = re.search(r"""['"]([a-z0-9_]+)['"] section|section ['"]([a-z0-9_]+)['"]""", why)
+        section = next((g for g in named.groups() if g), backend) if named else backend
+        example = f"; examples: runtimes/lithops.{section}.yaml" if section == backend else ""
+        return f" (add it to the {section}: section{example})"
     return ""
 
 
 def _aws_credentials(filled: dict[str, Any]) -> bool:
+    """Whether Lithops' AWS clients will find credentials; ConfigError when the chain itself
+    fails (a profile that does not exist, a credential_process that fails): its class only,
+    since its text may quote what the process printed."""
     sections = ("aws", "aws_s3", filled["lithops"]["backend"])
     if any((filled.get(s) or {}).get("access_key_id") for s in sections):
         return True
     import boto3
+    from botocore.exceptions import BotoCoreError
 
-    return boto3.Session().get_credentials() is not None
+    try:
+        return boto3.Session().get_credentials() is not None
+    except BotoCoreError as exc:
+        raise ConfigError(
+            f"AWS credentials cannot be loaded ({type(exc).__name__}): check AWS_PROFILE and ~/.aws/config"
+        ) from None
 
 
 class LithopsDispatcher:

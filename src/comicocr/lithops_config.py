@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import copy
 import difflib
+import errno
 import functools
 import importlib.util
 import math
@@ -66,18 +67,45 @@ def find_config(explicit: Path | None = None) -> Source:
     return Source(None, PACKAGED)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a Lithops config is a few hundred bytes; a larger file is a mistake
+
+
+class _NoAliases(yaml.SafeLoader):
+    """YAML without anchors' aliases (``*name``): a config has no need of them, and ten
+    nested ones expand into gigabytes (a "billion laughs" file) when Lithops copies it."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (*name) are not allowed here",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        return super().compose_node(parent, index)
+
+
+def _config_text(path: Path) -> str:
+    """A regular file's text: a FIFO would block, a device or a huge file never ends."""
+    if not path.is_file():
+        raise OSError(errno.ENOENT if not path.exists() else errno.EINVAL, "not a regular file")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_CONFIG_BYTES} bytes")
+    return path.read_text(encoding="utf-8")
+
+
 def read_config(source: Source) -> dict[str, Any]:
     """The sections of ``source`` as a dict (ConfigError, one line, when it cannot be read)."""
     where = f"Lithops config {source}" + (f" (from {source.found_by})" if source.path else "")
     try:
         text = (
-            source.path.read_text()
+            _config_text(source.path)
             if source.path
             else resources.files("comicocr").joinpath("default_lithops.yaml").read_text()
         )
-        config = yaml.safe_load(text) or {}
+        config = yaml.load(text, Loader=_NoAliases) or {}  # noqa: S506 - a SafeLoader, aliases refused
     except OSError as exc:
-        raise ConfigError(f"cannot read {where}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {where}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{where} is not a text file") from None
     except yaml.YAMLError as exc:  # one line: what YAML found wrong, and where
@@ -89,9 +117,15 @@ def read_config(source: Source) -> dict[str, Any]:
     config = copy.deepcopy(config)
     if config.get("lithops") is None:
         config["lithops"] = {}
-    bad = [name for name, value in config.items() if not isinstance(value, dict)]
-    if bad:
-        raise ConfigError(f"{where}: section {bad[0]!r} is not a mapping of keys")
+    for name, value in config.items():
+        if not isinstance(name, str):
+            raise ConfigError(f"{where}: section name {name!r} is not a word")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: section {name!r} is not a mapping of keys")
+    for key in ("backend", "storage"):
+        value = config["lithops"].get(key)
+        if value is not None and not (isinstance(value, str) and value.isidentifier()):
+            raise ConfigError(f"{where}: lithops.{key} {value!r} is not a backend name")
     return config
 
 
@@ -101,6 +135,9 @@ def apply_flags(
     """``--backend``, ``--storage`` and ``--workers`` over the file, and the localhost defaults
     measured necessary (DESIGN.md): ``version: 1`` and the running Python as ``runtime``."""
     section = config["lithops"]
+    for flag, value in (("--backend", backend), ("--storage", storage)):
+        if value is not None and not value.isidentifier():
+            raise ConfigError(f"{flag} {value[:100]!r} is not a backend name (aws_lambda, k8s, aws_s3, ...)")
     if backend:
         section["backend"] = backend
     if storage:
@@ -114,11 +151,41 @@ def apply_flags(
         local.setdefault("runtime", sys.executable)
         if workers:
             local["worker_processes"] = workers  # the localhost backend's only limit
-    elif workers:
+    elif workers and name in compute_backends():
         # What Lithops 3.8's invoker reads for serverless and standalone backends
         # (runtime_info()['max_workers']); lithops.max_workers is read by nothing.
         config.setdefault(name, {})["max_workers"] = workers
     return config
+
+
+def compute_backends() -> set[str]:
+    """The compute backends the installed Lithops has (its folders), and localhost."""
+    root = _package_dir()
+    found = {"localhost"}
+    if root is not None:
+        for family in ("serverless/backends", "standalone/backends"):
+            found.update(p.name for p in (root / family).glob("*/") if (p / "config.py").exists())
+    return found
+
+
+def storage_backends() -> set[str]:
+    root = _package_dir()
+    if root is None:
+        return {"localhost"}
+    return {p.name for p in (root / "storage/backends").glob("*/") if (p / "config.py").exists()}
+
+
+def unknown_backends(config: dict[str, Any], version: str) -> list[str]:
+    """A compute or storage backend the installed Lithops does not have, named with the closest."""
+    problems = []
+    for key, known in (("backend", compute_backends()), ("storage", storage_backends())):
+        name = str(config["lithops"].get(key))
+        if _package_dir() is not None and name not in known:
+            problems.append(
+                f"lithops.{key} {name!r} is not a {'compute' if key == 'backend' else 'storage'} backend of"
+                f" Lithops {version}{_did_you_mean(name, known)}; it has: {', '.join(sorted(known))}"
+            )
+    return problems
 
 
 def workers_run_here(config: dict[str, Any]) -> bool:
@@ -126,7 +193,9 @@ def workers_run_here(config: dict[str, Any]) -> bool:
     not a container image."""
     if config["lithops"].get("backend") != "localhost":
         return False
-    runtime = str(config.get("localhost", {}).get("runtime", "python"))
+    runtime = config.get("localhost", {}).get("runtime", "python")
+    if not isinstance(runtime, str):
+        return False
     return runtime.startswith("/") or ("/" not in runtime and bool(_INTERPRETER.match(runtime)))
 
 
@@ -234,8 +303,8 @@ def _subscripted_sections(config_py: Path) -> set[str]:
     }
 
 
-def _did_you_mean(name: str, choices: set[str] | frozenset[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(choices), n=1, cutoff=0.75)
+def _did_you_mean(name: object, choices: set[str] | frozenset[str]) -> str:
+    close = difflib.get_close_matches(str(name), sorted(choices), n=1, cutoff=0.75)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
@@ -248,17 +317,28 @@ def unknown_keys(config: dict[str, Any], version: str) -> list[str]:
     problems = []
     for name, section in config.items():
         if name not in sections:
-            problems.append(
-                f"section {name!r} is not one Lithops {version} reads{_did_you_mean(name, set(sections))}"
-            )
+            fix = _did_you_mean(name, set(sections))
+            problems.append(f"section {str(name)[:100]!r} is not one Lithops {version} reads{fix}")
             continue
         for key in section:
             if str(key) not in sections[name]:
                 fix = _did_you_mean(str(key), sections[name])
                 if (name, key) == ("lithops", "max_workers"):  # a common trap: it looks right
                     fix = " (use --workers, or max_workers in the backend's own section)"
-                problems.append(f"{name}.{key} is not a key Lithops {version} reads{fix}: ignored")
+                problems.append(f"{name}.{_shown(key)} is not a key Lithops {version} reads{fix}: ignored")
+    if len(problems) > MAX_PROBLEMS:  # a pasted file of the wrong kind: the first few say enough
+        problems[MAX_PROBLEMS:] = [f"... and {len(problems) - MAX_PROBLEMS} more keys Lithops does not read"]
     return problems
+
+
+MAX_PROBLEMS = 20
+
+
+def _shown(key: object) -> str:
+    """A key as printed: a plain word as it is, anything else quoted (a newline in a key must
+    not start a line of its own)."""
+    text = str(key)
+    return text if _QUOTED.fullmatch(f"'{text}'") else repr(text)[:100]
 
 
 def memory_needed_mb(peak_memory_gb: float) -> int:

@@ -50,6 +50,12 @@ def object_address_problem(uri: str, what: str) -> str | None:
         return f"{what} {uri[:200]!r} names no {BUCKET_WORD[scheme]}"
     if any(part in (".", "..") for part in key.split("/")):
         return f"{what} {uri[:200]!r} has a '.' or '..' segment"
+    try:  # an object key is UTF-8 on every store: a stray byte (a mis-decoded argv) cannot be one
+        uri.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{what} {uri[:200]!r} is not valid UTF-8"
+    if any(ord(c) < 32 or ord(c) == 127 for c in uri):
+        return f"{what} {uri[:200]!r} holds a control character"
     return None
 
 

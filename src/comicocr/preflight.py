@@ -42,9 +42,12 @@ def check_lithops(settings: Settings, config: dict[str, Any]) -> None:
     problems = check_config(config, settings.method, settings.task_timeout_s)
     backend = config["lithops"]["backend"]
     if not workers_run_here(config) and not scheme_of(settings.output):
+        where = f"on {backend}"
+        if backend == "localhost":
+            where = f"in the container image {str(config['localhost'].get('runtime'))[:100]!r}"
         problems.append(
-            f"output {settings.output[:200]!r} is a folder on this machine, but the workers run on"
-            f" {backend} and cannot write here: use s3://bucket/prefix (or another object store)"
+            f"output {settings.output[:200]!r} is a folder on this machine, but the workers run {where}"
+            " and cannot write here: use s3://bucket/prefix (or another object store)"
         )
     if problems:
         source = find_config(settings.lithops_config)

@@ -14,7 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from comicocr.contract import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
-from comicocr.locations import output_problem
+from comicocr.locations import OBJECT_SCHEMES, object_address_problem, output_problem, scheme_of
 from comicocr.queues.base import MAX_VISIBILITY_S
 
 DEFAULT_LOCAL_QUEUE = "sqlite:///.comicocr/queue.sqlite3"
@@ -159,6 +159,17 @@ class Settings(BaseSettings):
         problem = output_problem(value)
         if problem:
             raise ValueError(problem)
+        return value
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _sound_image_roots(cls, value: list[str]) -> list[str]:
+        for root in value:  # an object root with '..' would allow what its text does not say
+            problem = (
+                object_address_problem(root, "allowed root") if scheme_of(root) in OBJECT_SCHEMES else None
+            )
+            if problem:
+                raise ValueError(problem)
         return value
 
     @field_validator("allowed_output_roots")

@@ -68,6 +68,8 @@ class PageReader:
             return Throttled(page.key, page.canonical_id, redact(str(exc)), exc.retry_after_s, exc.pause)
         except PageError as exc:
             return failed(page, exc.error_class, redact(str(exc)))
+        except ConfigError as exc:  # this worker lacks a store's SDK or credentials: no retry mends it
+            return failed(page, ErrorClass.PERMANENT, redact(f"worker is not set up: {exc}"))
         except MemoryError:
             return failed(page, ErrorClass.RETRYABLE, "out of memory while processing the page")
         except Exception as exc:  # an engine bug on one page must not fail the chunk

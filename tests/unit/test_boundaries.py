@@ -93,6 +93,18 @@ def test_unserved_output_schemes_are_refused_at_start(output: str) -> None:
         storage.result_location(output, "p1")
 
 
+@pytest.mark.parametrize("output", ["gs://b/\udcfe/ocr", "az://c/a\nb", "s3://b/x\x00y"])
+def test_object_addresses_no_store_can_hold_are_refused(output: str) -> None:
+    with pytest.raises(ValueError, match=r"not valid UTF-8|control character"):
+        Settings(output=output)
+
+
+@pytest.mark.parametrize("address", ["sqs://../x", "sqs://a/b", "sqs://" + "q" * 81, "sqs://"])
+def test_sqs_names_aws_would_refuse_are_refused_here(address: str) -> None:
+    with pytest.raises(ConfigError, match="SQS queue name"):
+        open_queue(address)
+
+
 @pytest.mark.parametrize(
     "address", ["my-queue", "sqs.eu-west-1.amazonaws.com/123/q", "amqp://h/q", "sqlite:///", "q.sqlite3"]
 )

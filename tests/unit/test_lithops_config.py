@@ -3,7 +3,10 @@ every problem found before a page is enqueued (one line each, with the fix)."""
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -210,3 +213,78 @@ def test_a_missing_backend_library_is_named(monkeypatch: pytest.MonkeyPatch) -> 
     config = yaml.safe_load((ROOT / "runtimes" / "lithops.k8s.yaml").read_text())
     (problem,) = check_config(config, "tesseract", 600)
     assert "pip install kubernetes" in problem
+
+
+# ---- hostile and careless configs (red-team pass): one line each, exit 2, never a traceback ----
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("a: &a [x, x]\nb: &b [*a, *a]\nlithops: {backend: localhost}\n", "aliases (*name) are not allowed"),
+        ("1: {a: 2}\nlithops: {backend: localhost}\n", "section name 1 is not a word"),
+        ("lithops: {backend: 5}\n", "lithops.backend 5 is not a backend name"),
+        ("lithops: {backend: null, storage: '../x'}\n", "lithops.storage '../x' is not a backend name"),
+    ],
+)
+def test_hostile_configs_are_one_line(nowhere: Path, text: str, says: str) -> None:
+    path = nowhere / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(says)) as caught:
+        read_config(find_config(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_fifo_or_a_huge_file_is_refused_without_reading(nowhere: Path) -> None:
+    fifo = nowhere / "fifo.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        read_config(find_config(fifo))  # would block forever if opened
+    huge = nowhere / "huge.yaml"
+    huge.write_text("lithops: {}\n" + "#" * (2 << 20))
+    with pytest.raises(ConfigError, match="larger than"):
+        read_config(find_config(huge))
+
+
+def test_bad_flag_names_and_unknown_backends(nowhere: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape("--backend '../../x' is not a backend name")):
+        load_config(None, backend="../../x")
+    config = load_config(None, backend="lithops", storage="nonsense", workers=4)
+    assert "max_workers" not in config["lithops"]  # --workers wrote nothing into a section it is not
+    problems = check_config(config, "null", 600)
+    assert any("lithops.backend 'lithops' is not a compute backend" in p for p in problems)
+    assert any("lithops.storage 'nonsense' is not a storage backend" in p and "aws_s3" in p for p in problems)
+    typo = check_config(load_config(None, backend="aws_lamda"), "null", 600)
+    assert any("did you mean 'aws_lambda'" in p for p in typo)
+
+
+def test_a_missing_storage_section_is_named_for_itself() -> None:
+    config = {
+        "lithops": {"backend": "localhost", "storage": "azure_storage"},
+        "localhost": {"runtime": "python3"},
+    }
+    (problem,) = check_config(config, "null", 600)
+    assert "azure_storage" in problem
+    assert "add it to the azure_storage: section" in problem
+
+
+def test_many_or_odd_keys_stay_readable() -> None:
+    config: dict[str, Any] = {
+        "lithops": {"backend": "localhost"},
+        "localhost": {f"k{i}": 1 for i in range(500)},
+    }
+    config["localhost"]["evil\nerror: forged"] = 1
+    problems = unknown_keys(config, "3.8.0")
+    assert len(problems) == 21
+    assert problems[-1] == "... and 481 more keys Lithops does not read"
+    assert all("\n" not in p for p in problems)
+
+
+def test_aws_credential_chain_failures_are_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    keyless = {**LAMBDA, "aws": {"region": "us-east-1"}}
+    with pytest.raises(ConfigError, match=r"AWS credentials cannot be loaded \(ProfileNotFound\)"):
+        check_config(keyless, "tesseract", 600)

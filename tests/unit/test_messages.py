@@ -150,7 +150,9 @@ def test_eventbridge_object_created_is_a_page() -> None:
     assert parsed.event
     assert ids(parsed) == [("scans/in/Vol 1/p 2.png", "s3://scans/in/Vol 1/p 2.png")]
     assert parse_body(eventbridge("in/p.png", detail_type="Object Deleted")) == Parsed([], event=True)
-    assert parse_body(eventbridge("in/notes.txt")) == Parsed([], event=True, ignored=["s3://comics/in/notes.txt"])
+    assert parse_body(eventbridge("in/notes.txt")) == Parsed(
+        [], event=True, ignored=["s3://comics/in/notes.txt"]
+    )
     assert parse_body(eventbridge("in/p.png"), ids_with_bucket=False).pages[0].canonical_id == "in/p.png"
     with pytest.raises(PoisonMessage, match=r"detail\.bucket\.name"):
         parse_body(json.dumps({"source": "aws.s3", "detail-type": "Object Created", "detail": {}}))

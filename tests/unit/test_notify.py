@@ -187,3 +187,14 @@ def test_aws_errors_become_one_line_with_the_fix(raised: Exception, words: str) 
 def test_an_unforeseen_aws_error_is_not_disguised() -> None:
     with pytest.raises(ClientError), AwsClients("sqs://pages").call("bucket 'scans'", "", ""):
         raise client_error("InternalError")
+
+
+@pytest.mark.parametrize("prefix", ["../", "a/../b/", "/abs/", "a//b/", "./x", "p" * 1025])
+def test_prefixes_whose_keys_cannot_be_pages_are_refused(prefix: str) -> None:
+    from comicocr.producer.notify import check_prefix
+
+    with pytest.raises(ConfigError, match="--prefix"):
+        check_prefix(prefix)
+    check_prefix("incoming/")
+    check_prefix("scans/2026/")
+    check_prefix("")

@@ -240,3 +240,27 @@ def test_addresses_are_shown_without_their_password() -> None:
     assert shown("redis://user:pw@h:6380/2") == "redis://h:6380/2"
     assert shown("rediss://:pw@h/0") == "rediss://h/0"
     assert shown("redis://h:6379/0") == "redis://h:6379/0"
+    assert shown("redis://h:6379/0?password=WRONGpw99") == "redis://h:6379/0"  # redis-py reads it
+    assert shown("redis://u:pw@h:abc/0") == "redis://..."  # unreadable: nothing of it
+
+
+@pytest.mark.parametrize(
+    ("address", "says"),
+    [
+        ("redis://user:s3cretPW@127.0.0.1:abc/0", "is not a redis URL"),
+        ("redis://u:s3cretPW@[::1/0", "is not a redis URL"),
+        ("redis:127.0.0.1:6379", "neither a URL nor a file"),  # a typo must not become a local file
+        ("redis//127.0.0.1", "neither a URL nor a file"),
+        ("/dev/null", "neither a URL nor a file"),
+        ("amqp://h/q", "amqp:// is not served"),
+    ],
+)
+def test_unusable_rate_store_addresses_are_one_line(
+    address: str, says: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = Settings(method="null", vlm_rate_store=address)
+    with pytest.raises(ConfigError, match=says) as caught:
+        check_store(s)
+    assert "s3cretPW" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

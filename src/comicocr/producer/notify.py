@@ -76,6 +76,22 @@ def checked_suffixes(given: Sequence[str]) -> list[str]:
     return out
 
 
+MAX_FILTER_BYTES = 1024  # S3's limit on a filter rule's value
+
+
+def check_prefix(prefix: str) -> None:
+    """A prefix whose keys can become pages: no '.'/'..' or empty segment (each key under it
+    would be an unsafe id and dead-lettered), no leading '/', within S3's filter limit."""
+    segments = prefix.split("/")[:-1] if prefix.endswith("/") else prefix.split("/")
+    if prefix and (prefix.startswith("/") or any(s in ("", ".", "..") for s in segments)):
+        raise ConfigError(
+            f"--prefix {prefix[:200]!r}: keys under it cannot be page ids (no leading '/', no empty,"
+            " '.' or '..' segment): use a plain folder such as incoming/"
+        )
+    if len(prefix.encode("utf-8", "surrogatepass")) > MAX_FILTER_BYTES:
+        raise ConfigError(f"--prefix is longer than S3's {MAX_FILTER_BYTES}-byte filter limit")
+
+
 def check_bucket(bucket: str) -> None:
     if not bucket or "/" in bucket or ":" in bucket:
         raise ConfigError(
@@ -370,6 +386,7 @@ def _bucket_notification(
 def plan(bucket: str, queue_address: str, prefix: str, suffixes: Sequence[str]) -> tuple[Plan, AwsClients]:
     """Read the queue and the bucket, and merge what notify sets into what they hold."""
     check_bucket(bucket)
+    check_prefix(prefix)
     aws = AwsClients(queue_address)  # a queue address of no known form: refused here
     name = queue_name(queue_address)
     if name.endswith(".fifo"):

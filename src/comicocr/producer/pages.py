@@ -69,7 +69,9 @@ class ManifestPages:
             try:
                 storage.check_allowed(row.image_path, self.allowed_roots, self.allow_http)
             except PageError as exc:
-                refuse(RejectedRow(row.line, f"{exc} (add --allow-root to read from there)"))
+                outside = "outside the allowed roots" in str(exc)
+                hint = " (add --allow-root to read from there)" if outside else ""
+                refuse(RejectedRow(row.line, f"{exc}{hint}"))
                 continue
             if not self.local_images and not scheme_of(row.image_path):
                 why = "a file on this machine, but Lithops' workers run elsewhere and cannot read it"

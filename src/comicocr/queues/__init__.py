@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from comicocr.errors import ConfigError
 from comicocr.queues.base import Depths, Message, MoveUnsupported, Outgoing, Queue, in_tens
 
+_SQS_NAME = re.compile(r"[A-Za-z0-9_-]{1,75}(\.fifo)?|[A-Za-z0-9_-]{1,80}")  # AWS's rule
 ADDRESS_FORMS = "an SQS queue URL (https://HOST/ACCOUNT/NAME), sqs://NAME, or sqlite:///FILE"
 
 
@@ -15,6 +18,10 @@ def open_queue(address: str, dlq_address: str | None = None, visibility_s: int =
     absolute. A bare name (``my-queue``) or a URL without a scheme is refused: it is too easy
     to mean an SQS queue and get an empty local file instead.
     """
+    if address.startswith("sqs://") and not _SQS_NAME.fullmatch(address[len("sqs://") :]):
+        raise ConfigError(
+            f"{address[:200]!r}: an SQS queue name is 1-80 letters, digits, '-' or '_' (and .fifo)"
+        )
     if address.startswith(("http://", "https://", "sqs://")):
         from comicocr.queues.sqs import SQSQueue
 

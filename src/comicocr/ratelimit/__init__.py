@@ -17,6 +17,7 @@ How many tokens a page books is the engine's to say (``Engine.request_tokens``).
 from __future__ import annotations
 
 import os
+import re
 
 from comicocr.errors import ConfigError
 from comicocr.ratelimit.gcra import LocalPacer, Pacer, Rates
@@ -34,6 +35,8 @@ __all__ = [
 ]
 
 _REDIS = ("redis://", "rediss://", "unix://")
+# scheme-ish word then ':' (redis:host), or a known scheme missing its ':' (redis//host)
+_LOOKS_LIKE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!/)|^(redis|rediss|unix|sqlite)/", re.IGNORECASE)
 DEFAULT_KEY_ENV = "OPENROUTER_API_KEY"  # the VLM engines' default ``api_key_env``
 
 
@@ -51,14 +54,22 @@ def open_store(address: str) -> BudgetStore:
         from comicocr.ratelimit.redis_store import RedisBudgetStore  # redis loads only when used
 
         return RedisBudgetStore(address)
-    if address.startswith("sqlite:///") or "://" not in address:
-        from comicocr.ratelimit.sqlite_store import SqliteBudgetStore
+    served = "use redis://HOST:PORT/DB, sqlite:///FILE or a file path"
+    if "://" in address and not address.startswith("sqlite:///"):
+        scheme = address.split("://", 1)[0][:20]
+        raise ConfigError(f"VLM rate store: {scheme}:// is not served; {served}")
+    path = address.removeprefix("sqlite:///")
+    # A mistyped URL (redis:host:6379, redis//host) would otherwise become a local file, and
+    # consumers on other machines would pace alone: refuse what looks like one.
+    if (
+        _LOOKS_LIKE_URL.match(address)
+        or path.startswith("/dev/")
+        or (os.path.exists(path) and not os.path.isfile(path))
+    ):
+        raise ConfigError(f"VLM rate store {address[:200]!r} is neither a URL nor a file; {served}")
+    from comicocr.ratelimit.sqlite_store import SqliteBudgetStore
 
-        return SqliteBudgetStore(address)
-    scheme = address.split("://", 1)[0][:20]
-    raise ConfigError(
-        f"VLM rate store: {scheme}:// is not served; use redis://host:port/db, sqlite:///FILE or a file path"
-    )
+    return SqliteBudgetStore(address)
 
 
 def budget_of(settings: Settings) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -59,19 +59,36 @@ _PAUSE = _STATE + "resume_at = math.max(resume_at, now + tonumber(ARGV[1]))\nsav
 
 
 def shown(address: str) -> str:
-    """The address without its user and password, for messages."""
-    parts = urlsplit(address)
-    if parts.password is None and parts.username is None:
-        return address
-    host = parts.hostname or ""
-    return parts._replace(netloc=f"{host}:{parts.port}" if parts.port else host).geturl()
+    """The address for messages: scheme, host, port and database only. No user, no password,
+    and no query (redis-py also reads ``?password=``). Never raises: a malformed address is
+    shown as its scheme alone."""
+    try:
+        parts = urlsplit(address)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+    except ValueError:  # a port that is no number, a broken [IPv6]
+        return address.partition("://")[0][:20] + "://..."
+    return parts._replace(netloc=netloc, query="", fragment="").geturl()
+
+
+def _secrets_of(address: str) -> list[str]:
+    """What a reply or an error might quote of the address: its password, wherever it is."""
+    try:
+        parts = urlsplit(address)
+        found = [parts.password or ""]
+    except ValueError:
+        return [address]  # unreadable: treat it whole as secret
+    found += [v for k, v in parse_qsl(parts.query) if k.lower() in ("password", "username", "user")]
+    return [s for s in found if s]
 
 
 class RedisBudgetStore:
     def __init__(self, address: str) -> None:
         self.address = shown(address)
-        register_secret(urlsplit(address).password or "")  # should a reply ever quote it
+        for secret in _secrets_of(address):  # should a reply ever quote it
+            register_secret(secret)
         try:
+            urlsplit(address).port  # noqa: B018 - a port that is no number raises here, not at connect
             self._redis = redis.Redis.from_url(
                 address,
                 socket_timeout=_TIMEOUT_S,
@@ -81,8 +98,10 @@ class RedisBudgetStore:
                 retry=Retry(ExponentialBackoff(cap=0.5, base=0.1), 2),
                 client_name="comicocr-vlm-pacer",
             )
-        except ValueError as exc:  # an address redis-py cannot read
-            raise ConfigError(f"VLM rate store {self.address!r}: {exc}") from None
+        except ValueError:  # an address redis-py cannot read (its text may quote the password)
+            raise ConfigError(
+                f"VLM rate store {self.address!r} is not a redis URL: use redis://[:PASSWORD@]HOST:PORT/DB"
+            ) from None
         self._book = self._redis.register_script(_BOOK)
         self._backlog = self._redis.register_script(_BACKLOG)
         self._pause = self._redis.register_script(_PAUSE)

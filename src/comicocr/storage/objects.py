@@ -108,6 +108,8 @@ def mapped(path: ObjectPath, what: str) -> Iterator[None]:
         yield
     except (PageError, ConfigError):
         raise
+    except UnicodeError:  # a key no store can hold: no retry mends it
+        raise PermanentError(f"{what}: the address is not valid UTF-8") from None
     except Exception as exc:
         raise path.store.error(exc, what) from None
 
