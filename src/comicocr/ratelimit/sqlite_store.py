@@ -73,30 +73,47 @@ class SqliteBudgetStore:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute(_SCHEMA)
             except BaseException:
-                db.close()
+                db.close()  # opened again on the next try
                 raise
             self._db = db
         return self._db
 
     def _run(self, budget: str, step: Callable[[sqlite3.Connection, Slots, float], T]) -> T:
-        """``step(db, the budget's slots, now)`` in one immediate transaction."""
+        """``step(db, the budget's slots, now)`` in one immediate transaction.
+
+        "database is locked" is retried until ``_BUSY_S`` has passed: SQLite's busy timeout does
+        not cover every wait (two processes opening a new file at once race on switching it to
+        WAL, and a WAL recovery answers SQLITE_BUSY at once; measured: a booking refused under
+        load while the other process held the lock for milliseconds)."""
+        deadline = time.monotonic() + _BUSY_S
+        pause = 0.005
         with self._lock:
-            try:
-                db = self._conn()
-                db.execute("BEGIN IMMEDIATE")
+            while True:
                 try:
-                    row = db.execute(
-                        "SELECT next_request, next_tokens, resume_at FROM vlm_budgets WHERE name = ?",
-                        (budget,),
-                    ).fetchone()
-                    out = step(db, Slots(*row) if row else Slots(), self.clock())
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-                db.execute("COMMIT")
-                return out
-            except (sqlite3.Error, OSError) as exc:
-                raise RateStoreDown(f"VLM rate store {self.address} is not usable: {exc}") from None
+                    return self._once(budget, step)
+                except sqlite3.OperationalError as exc:
+                    if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                        raise RateStoreDown(f"VLM rate store {self.address} is not usable: {exc}") from None
+                except (sqlite3.Error, OSError) as exc:
+                    raise RateStoreDown(f"VLM rate store {self.address} is not usable: {exc}") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+
+    def _once(self, budget: str, step: Callable[[sqlite3.Connection, Slots, float], T]) -> T:
+        db = self._conn()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT next_request, next_tokens, resume_at FROM vlm_budgets WHERE name = ?",
+                (budget,),
+            ).fetchone()
+            out = step(db, Slots(*row) if row else Slots(), self.clock())
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:  # a failed COMMIT too: the next try begins afresh
+                db.execute("ROLLBACK")
+            raise
+        return out
 
 
 def _save(db: sqlite3.Connection, budget: str, slots: Slots) -> None:
