@@ -36,6 +36,9 @@ Wire: TypeAlias = dict[str, object]  # JSON-compatible plain data, as Lithops sh
 # Limits on one page's image; Settings takes its defaults from here.
 MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_IMAGE_PIXELS = 100_000_000  # ~10000 x 10000: far beyond any scanned comic page
+# Where the VLM engines send requests unless told otherwise; the consumer names a shared rate
+# budget after it (ratelimit.budget_of), so both sides must agree on it.
+DEFAULT_VLM_BASE_URL = "https://openrouter.ai/api/v1"
 MAX_ERROR_CHARS = 500  # a failure's reason, as it reaches the DLQ
 
 

@@ -9,6 +9,9 @@ with no table of ours to fall behind it.
 Resolution, first found wins (Lithops' own order, then ours):
 ``--lithops-config`` / ``COMICOCR_LITHOPS_CONFIG``, ``LITHOPS_CONFIG_FILE``, ``./.lithops_config``,
 ``~/.lithops/config``, ``/etc/lithops/config``, ``./lithops.yaml``, the packaged default.
+A file that names no backend means what it means to Lithops (``lithops.mode``'s backend, else
+AWS Lambda); ``LITHOPS_CONFIG`` (a JSON config in the environment, how Lithops hands its
+workers their config) is not read.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ class Source:
 def find_config(explicit: Path | None = None) -> Source:
     """The config file a run uses, in Lithops' order of resolution (module docstring)."""
     if explicit is not None:
-        return Source(explicit, "--lithops-config")
+        return Source(explicit.expanduser(), "--lithops-config")
     env = os.environ.get("LITHOPS_CONFIG_FILE")
     if env:
         return Source(Path(env).expanduser(), "LITHOPS_CONFIG_FILE")
@@ -129,6 +132,13 @@ def read_config(source: Source) -> dict[str, Any]:
     return config
 
 
+# Lithops 3.8's defaults for a config that names no backend (lithops/constants.py, utils.py;
+# a unit test compares them with the installed Lithops). The packaged default names localhost.
+MODE_DEFAULT = "serverless"
+MODE_BACKENDS = {"localhost": "localhost", "serverless": "aws_lambda", "standalone": "aws_ec2"}
+STORAGE_DEFAULT = "aws_s3"
+
+
 def apply_flags(
     config: dict[str, Any], backend: str | None, storage: str | None, workers: int | None
 ) -> dict[str, Any]:
@@ -142,8 +152,15 @@ def apply_flags(
         section["backend"] = backend
     if storage:
         section["storage"] = storage
-    section.setdefault("backend", "localhost")
-    section.setdefault("storage", "localhost")
+    if not section.get("backend"):  # as Lithops resolves it (config._resolve_mode_and_backend)
+        mode = section.get("mode") or MODE_DEFAULT
+        if mode not in MODE_BACKENDS:
+            raise ConfigError(f"lithops.mode {str(mode)[:50]!r} is not one of {', '.join(MODE_BACKENDS)}")
+        mode_section = config.get(mode)
+        named = mode_section.get("backend") if isinstance(mode_section, dict) else None
+        section["backend"] = named if isinstance(named, str) else MODE_BACKENDS[mode]
+    if not section.get("storage"):  # localhost's config module defaults it to localhost, else Lithops to S3
+        section["storage"] = "localhost" if section["backend"] == "localhost" else STORAGE_DEFAULT
     name = section["backend"]
     if name == "localhost":
         local = config.setdefault("localhost", {})

@@ -288,3 +288,24 @@ def test_aws_credential_chain_failures_are_a_config_error(monkeypatch: pytest.Mo
     keyless = {**LAMBDA, "aws": {"region": "us-east-1"}}
     with pytest.raises(ConfigError, match=r"AWS credentials cannot be loaded \(ProfileNotFound\)"):
         check_config(keyless, "tesseract", 600)
+
+
+def test_a_config_naming_no_backend_means_what_it_means_to_lithops() -> None:
+    import lithops.constants as c
+    from lithops.utils import get_default_backend
+
+    from comicocr.lithops_config import MODE_BACKENDS, MODE_DEFAULT, STORAGE_DEFAULT
+
+    # our copy of Lithops' defaults is Lithops' own
+    assert (MODE_DEFAULT, STORAGE_DEFAULT) == (c.MODE_DEFAULT, c.STORAGE_BACKEND_DEFAULT)
+    assert all(get_default_backend(mode) == backend for mode, backend in MODE_BACKENDS.items())
+    standalone = apply_flags(
+        {"lithops": {"mode": "standalone"}, "standalone": {"backend": "aws_ec2"}}, None, None, 8
+    )
+    assert standalone["lithops"]["backend"] == "aws_ec2"  # not a local run
+    assert standalone["aws_ec2"]["max_workers"] == 8
+    assert not workers_run_here(standalone)
+    bare = apply_flags({"lithops": {}, "aws_lambda": {"execution_role": "arn"}}, None, None, None)
+    assert (bare["lithops"]["backend"], bare["lithops"]["storage"]) == ("aws_lambda", "aws_s3")
+    with pytest.raises(ConfigError, match=r"lithops\.mode 'cloudy'"):
+        apply_flags({"lithops": {"mode": "cloudy"}}, None, None, None)

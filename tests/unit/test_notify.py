@@ -198,3 +198,16 @@ def test_prefixes_whose_keys_cannot_be_pages_are_refused(prefix: str) -> None:
     check_prefix("incoming/")
     check_prefix("scans/2026/")
     check_prefix("")
+
+
+def test_a_rerun_that_cannot_learn_the_account_keeps_the_pinned_one() -> None:
+    import json
+
+    from comicocr.producer.notify import merged_policy, policy_statement
+
+    strict = policy_statement("arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:s3:::b", "123456789012")
+    first, _ = merged_policy(None, strict)
+    loose = policy_statement("arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:s3:::b", None)
+    again, changed = merged_policy(json.dumps(first), loose)
+    assert not changed
+    assert again["Statement"][0]["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}

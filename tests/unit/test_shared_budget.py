@@ -205,7 +205,12 @@ def test_the_default_budget_name_reveals_neither_key_nor_url(
     store_file = tmp_path / "b.sqlite3"
     pacer = open_pacer(Settings(method="null", vlm_rate_store=str(store_file)))
     assert isinstance(pacer, SharedPacer)
-    assert pacer.budget == budget_name(KEY, "")
+    assert pacer.budget == budget_name(KEY, "https://openrouter.ai/api/v1")  # unset: the workers' default
+    explicit = open_pacer(
+        Settings(method="null", vlm_rate_store=str(store_file), vlm_base_url="https://openrouter.ai/api/v1")
+    )
+    assert explicit.budget == pacer.budget  # written out or not, one endpoint is one budget
+    explicit.close()
     pacer.reserve(100)
     pacer.close()
     assert KEY.encode() not in b"".join(p.read_bytes() for p in tmp_path.iterdir())
@@ -264,3 +269,30 @@ def test_unusable_rate_store_addresses_are_one_line(
         check_store(s)
     assert "s3cretPW" not in str(caught.value)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_pause_the_store_missed_still_spaces_the_slots_after_it(
+    store: SqliteBudgetStore, store_clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store was down when the 402/429 came: the pause stays with this consumer, and the
+    slots it books once the store is back are spaced after it, not stacked on its end."""
+    mono = Clock(0.0)
+    pacer = SharedPacer(store, "b1", Rates.per_min(20, 0), clock=store_clock, monotonic=mono)  # one every 3 s
+    with monkeypatch.context() as m:
+
+        def down(*_args: object) -> None:
+            raise RateStoreDown("store down")
+
+        m.setattr(store, "pause", down)
+        pacer.pause(60, "rate_limited")
+    mono.now += 10  # past the time a failed store is left alone
+    slots = [pacer.reserve() for _ in range(4)]
+    assert slots == [1060.0, 1063.0, 1066.0, 1069.0]
+    assert pacer.backlog_s() >= 60  # the planner's horizon sees the pause too
+
+
+def test_a_local_pause_counts_in_the_backlog() -> None:
+    clock = Clock()
+    pacer = LocalPacer(20, clock=clock)
+    pacer.pause(300, "payment_required")
+    assert pacer.backlog_s() == 300.0  # pages past the horizon are handed back, not booked at its end

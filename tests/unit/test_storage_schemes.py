@@ -106,3 +106,34 @@ def test_azure_connection_strings_and_signatures_are_redacted(monkeypatch: pytes
     connection = "BlobEndpoint=https://a.blob;SharedAccessSignature=sv=1&sig=abc"
     monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
     assert connection not in redact(f"failed with {connection}")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [
+        ("ConditionalRequestConflict", 409, "RetryableError"),  # two conditional PUTs raced: retry
+        ("OperationAborted", 409, "RetryableError"),
+        ("ExpiredToken", 400, "RetryableError"),
+        ("SlowDown", 503, "RetryableError"),
+        ("TooManyRequests", 429, "RetryableError"),
+        ("NoSuchBucket", 404, "PermanentError"),
+        ("AccessDenied", 403, "PermanentError"),
+        ("InvalidArgument", 400, "PermanentError"),
+        ("InternalError", 500, "RetryableError"),
+    ],
+)
+def test_s3_errors_are_classified_as_s3_says(code: str, status: int, kind: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from comicocr.storage.s3 import STORE
+
+    exc = ClientError(
+        {
+            "Error": {"Code": code, "Message": "secret-ish text"},
+            "ResponseMetadata": {"HTTPStatusCode": status},
+        },
+        "PutObject",
+    )
+    mapped = STORE.error(exc, "cannot write result")
+    assert type(mapped).__name__ == kind
+    assert "secret-ish" not in str(mapped)

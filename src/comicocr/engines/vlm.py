@@ -31,13 +31,13 @@ from urllib.parse import urlsplit
 from PIL import Image
 from pydantic import Field
 
-from comicocr.contract import Region
+from comicocr.contract import DEFAULT_VLM_BASE_URL, Region
 from comicocr.engines.base import Engine, EngineOptions, Recognition, meter
 from comicocr.engines.vlm_json import Unparseable, parse_regions
 from comicocr.errors import ConfigError, PermanentError, RetryableError, ThrottledError
 from comicocr.redact import register_secret
 
-DEFAULT_BASE_URL = "https://openrouter.ai/api/v1"
+DEFAULT_BASE_URL = DEFAULT_VLM_BASE_URL
 # Vision-capable models per preset (OpenRouter ids); --model or the `model` option overrides.
 PRESETS = {
     "qwen": "qwen/qwen2.5-vl-72b-instruct",

@@ -135,6 +135,12 @@ def merged_policy(existing: str | None, statement: dict[str, Any]) -> tuple[dict
     bare = {k: v for k, v in statement.items() if k != "Sid"}
     for i, other in enumerate(statements):
         if isinstance(other, dict) and other.get("Sid") == statement["Sid"]:
+            if "StringEquals" not in statement.get("Condition", {}):
+                # the account could not be learnt this time: keep the one an earlier run pinned
+                # (a re-run must never loosen the grant)
+                pinned = (other.get("Condition") or {}).get("StringEquals")
+                if pinned:
+                    statement = {**statement, "Condition": {**statement["Condition"], "StringEquals": pinned}}
             if other == statement:
                 return policy, False
             statements[i] = statement

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 
+from comicocr.contract import DEFAULT_VLM_BASE_URL
 from comicocr.errors import ConfigError
 from comicocr.ratelimit.gcra import LocalPacer, Pacer, Rates
 from comicocr.ratelimit.shared import BudgetStore, RateStoreDown, SharedPacer, budget_name
@@ -79,7 +80,8 @@ def budget_of(settings: Settings) -> str:
         return settings.vlm_rate_budget
     options = settings.engine_options
     key_env = str(options.get("api_key_env") or DEFAULT_KEY_ENV)
-    base_url = str(options.get("base_url") or settings.vlm_base_url or "")
+    # the URL the workers will use: an unset one and OpenRouter's written out are one budget
+    base_url = str(options.get("base_url") or settings.vlm_base_url or DEFAULT_VLM_BASE_URL)
     return budget_name(os.environ.get(key_env, ""), base_url)
 
 

@@ -59,8 +59,8 @@ def book(slots: Slots, now: float, rates: Rates, tokens: int, lead_s: float) -> 
 
 
 def backlog(slots: Slots, now: float) -> float:
-    """How far ahead slots are already booked."""
-    return max(0.0, slots.next_request - now)
+    """How far ahead slots are already booked: a pause counts (nothing goes before its end)."""
+    return max(0.0, slots.next_request - now, slots.resume_at - now)
 
 
 def paused(slots: Slots, now: float, seconds: float) -> Slots:

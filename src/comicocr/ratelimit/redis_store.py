@@ -53,7 +53,7 @@ save()
 return {f(at), f(now)}
 """
 )
-_BACKLOG = _STATE + "return f(math.max(0, next_request - now))\n"
+_BACKLOG = _STATE + "return f(math.max(0, next_request - now, resume_at - now))\n"
 # ARGV: seconds to hold every booking back.
 _PAUSE = _STATE + "resume_at = math.max(resume_at, now + tonumber(ARGV[1]))\nsave()\nreturn f(resume_at)\n"
 

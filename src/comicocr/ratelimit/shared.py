@@ -110,6 +110,9 @@ class SharedPacer:
     def reserve(self, tokens: int = 0, lead_s: float = 0.0) -> float:
         """Book the budget's next slot (see ``LocalPacer.reserve``); ``RateStoreDown`` when the
         store cannot be reached."""
+        # A pause only this consumer knows of (the store was down when it came) goes to the
+        # store as a lead: its slots are then spaced after the pause, not all stacked on its end.
+        lead_s = max(lead_s, self._resume_at - self.clock())
         booking = self._ask(lambda: self.store.book(self.budget, self.rates, tokens, lead_s))
         now = self.clock()
         at = max(now + (booking.at - booking.now), self._resume_at)
@@ -121,7 +124,7 @@ class SharedPacer:
 
     def backlog_s(self) -> float:
         """How far ahead the budget is booked, by every consumer together."""
-        seconds = self._ask(lambda: self.store.backlog_s(self.budget))
+        seconds = max(self._ask(lambda: self.store.backlog_s(self.budget)), self._resume_at - self.clock())
         self._booked_until = self.clock() + seconds
         return seconds
 

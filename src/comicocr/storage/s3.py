@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from comicocr.errors import PageError, PermanentError, RetryableError
+from comicocr.storage.objects import http_status_error
 
 _NOT_FOUND = ("404", "NoSuchKey", "NotFound")
 
@@ -67,17 +68,35 @@ class S3Store:
             yield keys + [p["Prefix"] for p in page.get("CommonPrefixes", [])]
 
     def error(self, exc: Exception, what: str) -> PageError:
-        """4xx (but throttling and timeouts) is permanent."""
+        """4xx is permanent, but what S3 says to retry: throttling, timeouts, a conditional
+        write racing another to the same key (409 ConditionalRequestConflict: exactly the
+        redelivered page that conditional writes exist for), an aborted conflicting operation,
+        a credential that expired or a clock that drifted."""
         from botocore.exceptions import ClientError
 
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-            if code in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403") or (
-                400 <= status < 500 and code not in ("SlowDown", "Throttling", "RequestTimeout")
-            ):
-                return PermanentError(f"{what}: {code or status}")
+            if code in _RETRY_CODES:
+                return RetryableError(f"{what}: {code}")
+            if code in ("NoSuchKey", "404", "NoSuchBucket", "AccessDenied", "403"):
+                return PermanentError(f"{what}: {code}")
+            if status:
+                return http_status_error(status, code, what)  # 408 and 429 retryable, as every store
         return RetryableError(f"{what}: {type(exc).__name__}")
+
+
+_RETRY_CODES = frozenset(
+    {
+        "SlowDown",
+        "Throttling",
+        "RequestTimeout",
+        "ConditionalRequestConflict",
+        "OperationAborted",
+        "ExpiredToken",
+        "RequestTimeTooSkewed",
+    }
+)
 
 
 STORE = S3Store()
