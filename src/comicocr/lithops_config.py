@@ -175,29 +175,34 @@ def apply_flags(
     return config
 
 
-def compute_backends() -> set[str]:
-    """The compute backends the installed Lithops has (its folders), and localhost."""
-    root = _package_dir()
-    found = {"localhost"}
-    if root is not None:
-        for family in ("serverless/backends", "standalone/backends"):
-            found.update(p.name for p in (root / family).glob("*/") if (p / "config.py").exists())
-    return found
-
-
-def storage_backends() -> set[str]:
+@functools.cache
+def _backends(*families: str) -> frozenset[str]:
+    """The backends the installed Lithops has in ``families`` (its folders)."""
     root = _package_dir()
     if root is None:
-        return {"localhost"}
-    return {p.name for p in (root / "storage/backends").glob("*/") if (p / "config.py").exists()}
+        return frozenset()
+    return frozenset(
+        p.name for family in families for p in (root / family).glob("*/") if (p / "config.py").exists()
+    )
+
+
+def compute_backends() -> frozenset[str]:
+    """The compute backends the installed Lithops has, and localhost."""
+    return _backends("serverless/backends", "standalone/backends") | {"localhost"}
+
+
+def storage_backends() -> frozenset[str]:
+    return _backends("storage/backends")
 
 
 def unknown_backends(config: dict[str, Any], version: str) -> list[str]:
     """A compute or storage backend the installed Lithops does not have, named with the closest."""
+    if _package_dir() is None:  # nothing to tell them by
+        return []
     problems = []
     for key, known in (("backend", compute_backends()), ("storage", storage_backends())):
         name = str(config["lithops"].get(key))
-        if _package_dir() is not None and name not in known:
+        if name not in known:
             problems.append(
                 f"lithops.{key} {name!r} is not a {'compute' if key == 'backend' else 'storage'} backend of"
                 f" Lithops {version}{_did_you_mean(name, known)}; it has: {', '.join(sorted(known))}"
